@@ -1,0 +1,201 @@
+/*
+ * uvm.h: libuvm, virtual-memory primitives for user programs.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * The six primitives of Appel & Li, "Virtual Memory Primitives for User
+ * Programs" (ASPLOS 1991), on Linux x86-64:
+ *
+ *   TRAP    uvm_trap, uvm_untrap        fault handlers on address ranges
+ *   PROT1   uvm_prot1                   lower the access of one page
+ *   PROTN   uvm_protn, uvm_protv        lower it for a batch of pages
+ *   UNPROT  uvm_unprot                  raise the access of a page
+ *   DIRTY   uvm_dirty_*                 pages written since the last call
+ *   MAP2    uvm_alloc, uvm_map2         the same pages at two addresses
+ *
+ * plus copy-on-write snapshots built on shadow objects (uvm_snapshot).
+ *
+ * Conventions: every function is thread-safe; failures return -1 (or NULL)
+ * with errno set and never abort.  Addresses and lengths measured in pages
+ * must be page-aligned (else EINVAL); a zero length is EINVAL.  Functions
+ * marked "AS-safe" may be called from a region handler (signal context).
+ * Functions whose implementation has not landed yet fail with ENOSYS; the
+ * README lists them.
+ *
+ * Compile and link with: pkg-config --cflags --libs uvm
+ */
+#ifndef UVM_H
+#define UVM_H
+
+#include <stddef.h>
+#include <sys/types.h>   /* ssize_t */
+#include <sys/mman.h>    /* PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(UVM_BUILDING_LIBRARY)
+#define UVM_EXPORT __attribute__((visibility("default")))
+#else
+#define UVM_EXPORT
+#endif
+
+#define UVM_VERSION_MAJOR 0
+#define UVM_VERSION_MINOR 1
+#define UVM_VERSION_PATCH 0
+
+/* ---- the library ---------------------------------------------------- */
+
+/* The library's version, "MAJOR.MINOR.PATCH".  Never fails. */
+UVM_EXPORT const char *uvm_version(void);
+
+/* The page size the primitives work in (sysconf(_SC_PAGESIZE)).  AS-safe. */
+UVM_EXPORT size_t uvm_pagesize(void);
+
+/* ---- TRAP: fault handlers on address ranges (the dispatcher) -------- */
+
+typedef struct uvm_region uvm_region;
+
+enum uvm_access { UVM_ACCESS_UNKNOWN = 0, UVM_ACCESS_READ = 1,
+                  UVM_ACCESS_WRITE = 2,   UVM_ACCESS_EXEC = 4 };
+
+struct uvm_fault {
+    void       *addr;      /* the faulting address */
+    void       *page;      /* addr rounded down to its page */
+    int         access;    /* enum uvm_access */
+    int         signo;     /* SIGSEGV or SIGBUS */
+    uvm_region *region;    /* the region that owns addr */
+    void       *arg;       /* the arg given to uvm_trap */
+    void       *ucontext;  /* the signal's ucontext_t, or NULL */
+};
+
+enum { UVM_RETRY = 0,      /* fault resolved: re-execute the instruction */
+       UVM_DECLINE = 1 };  /* not mine: behave as if no region matched   */
+
+/* A region handler.  It runs in the faulting thread, in signal context:
+ * it may call only async-signal-safe functions (among libuvm's: those
+ * marked AS-safe).  errno is saved and restored around it.  It may fault
+ * on another region (nesting, up to UVM_MAX_NESTING deep) and may leave by
+ * siglongjmp(3) instead of returning. */
+typedef int (*uvm_handler_fn)(const struct uvm_fault *fault);
+
+/* How deep region handlers may nest (a handler faulting on a region whose
+ * handler faults on a region ...).  A fault deeper than this is treated as
+ * unclaimed and goes to the previous handler or the default action. */
+#define UVM_MAX_NESTING 16
+
+/* Register fn for faults in [addr, addr+len).  The range must be page-aligned
+ * and need not be mapped.  Installs libuvm's SIGSEGV/SIGBUS handler on first
+ * use, saving the previous actions for chaining.  Returns the region, or
+ * NULL with errno: EINVAL (misaligned, zero length, wrapping range, NULL fn),
+ * EEXIST (overlaps a registered region), ENOMEM.  Not AS-safe. */
+UVM_EXPORT uvm_region *uvm_trap(void *addr, size_t len, uvm_handler_fn fn,
+                                void *arg);
+
+/* Unregister a region.  On return no handler call for it is running or will
+ * start, so the caller may free arg.  Returns 0, or -1 with errno: EINVAL
+ * (not a registered region), EDEADLK (called from a handler of this region,
+ * or from any handler nested inside one).  Not AS-safe. */
+UVM_EXPORT int uvm_untrap(uvm_region *region);
+
+/* ---- PROT1, PROTN, UNPROT ------------------------------------------- */
+
+/* Set the protection of one page / a run of npages / n scattered pages /
+ * one page (UNPROT: Appel & Li's "increase access").  prot is a combination
+ * of PROT_READ, PROT_WRITE, PROT_EXEC or PROT_NONE.  uvm_protv sorts the
+ * pages, drops duplicates and changes each run of adjacent pages with one
+ * kernel call.  All or nothing: on failure nothing was changed.  Returns 0,
+ * or -1 with errno: EINVAL (misaligned page, zero count, bad prot bits,
+ * NULL array), ENOMEM (a page is not mapped, or the change would exceed the
+ * kernel's mapping limit vm.max_map_count), EACCES (prot not allowed for the
+ * mapping, e.g. PROT_WRITE on a read-only file mapping).  AS-safe. */
+UVM_EXPORT int uvm_prot1(void *page, int prot);
+UVM_EXPORT int uvm_protn(void *addr, size_t npages, int prot);
+UVM_EXPORT int uvm_protv(void *const pages[], size_t n, int prot);
+UVM_EXPORT int uvm_unprot(void *page, int prot);
+
+/* A system call that touches a protected page fails with EFAULT instead of
+ * trapping.  uvm_touch performs access (UVM_ACCESS_READ, UVM_ACCESS_WRITE
+ * or both; a write leaves the bytes unchanged) from user mode on every page
+ * of [addr, addr+len), so that region handlers run first and the buffer can
+ * then be given to the system call.  addr and len need not be aligned.
+ * Returns 0, or -1 with errno: EINVAL (zero len, wrapping range, access not
+ * READ and/or WRITE), EFAULT (a page stayed inaccessible: no region
+ * claimed the fault).  Not AS-safe. */
+UVM_EXPORT int uvm_touch(void *addr, size_t len, int access);
+
+/* ---- DIRTY ---------------------------------------------------------- */
+
+typedef struct uvm_tracker uvm_tracker;   /* one tracked range */
+struct uvm_run { void *start; size_t npages; };
+enum { UVM_DIRTY_AUTO = 0, UVM_DIRTY_UFFD = 1,
+       UVM_DIRTY_MPROTECT = 2, UVM_DIRTY_SOFTDIRTY = 3 };
+
+/* Not available yet: fail with ENOSYS (see the README). */
+UVM_EXPORT uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method);
+UVM_EXPORT ssize_t      uvm_dirty(uvm_tracker *t, void **pages, size_t max);
+UVM_EXPORT ssize_t      uvm_dirty_runs(uvm_tracker *t, struct uvm_run *runs,
+                                       size_t max);
+UVM_EXPORT int          uvm_dirty_stop(uvm_tracker *t);
+UVM_EXPORT const char  *uvm_dirty_method(const uvm_tracker *t);
+
+/* ---- MAP2 ----------------------------------------------------------- */
+
+/* Not available yet: fail with ENOSYS (see the README). */
+UVM_EXPORT void *uvm_alloc(size_t len, int prot);
+UVM_EXPORT void *uvm_map2(void *addr, size_t len, int prot);
+UVM_EXPORT int   uvm_free(void *addr, size_t len);
+
+/* ---- copy-on-write snapshots (shadow objects) ----------------------- */
+
+typedef struct uvm_snap uvm_snap;
+
+/* What a snapshot chain holds (an extension of the contract). */
+struct uvm_snap_stats {
+    size_t pages_stored;   /* distinct preserved pages held by the chain */
+    size_t chain_length;   /* live snapshots in the chain */
+    size_t bytes_held;     /* memory held for preserved pages */
+    size_t cow_copies;     /* pages copied on first write since start */
+    size_t collapses;      /* snapshots folded into a neighbour */
+};
+
+/* Not available yet: fail with ENOSYS (see the README). */
+UVM_EXPORT uvm_snap   *uvm_snapshot(void *addr, size_t len);
+UVM_EXPORT int         uvm_snap_read(const uvm_snap *s, size_t off, void *buf,
+                                     size_t len);
+UVM_EXPORT ssize_t     uvm_snap_diff(const uvm_snap *s, void **pages,
+                                     size_t max);
+UVM_EXPORT int         uvm_snap_restore(uvm_snap *s);
+UVM_EXPORT int         uvm_snap_save(const uvm_snap *s, int fd);
+UVM_EXPORT const void *uvm_snap_view(uvm_snap *s);
+UVM_EXPORT int         uvm_snap_release(uvm_snap *s);
+UVM_EXPORT int         uvm_snap_stats(const uvm_snap *s,
+                                      struct uvm_snap_stats *st);
+
+/* ---- counters (an extension of the contract) ------------------------ */
+
+/* Process-wide event counters, for tests and the benchmark.  Monotonic;
+ * read with relaxed atomics, so a snapshot taken while faults are in flight
+ * may be a few events behind. */
+struct uvm_stats {
+    unsigned long faults;          /* hardware faults that reached libuvm */
+    unsigned long handled;         /* handler calls that returned RETRY */
+    unsigned long declined;        /* handler calls that returned DECLINE */
+    unsigned long chained;         /* faults passed to the previous action */
+    unsigned long forged;          /* user-sent signals passed on untouched */
+    unsigned long prot_calls;      /* kernel protection calls made */
+    unsigned long prot_pages;      /* pages whose protection was set */
+    unsigned long prot_rollbacks;  /* failed changes undone */
+    unsigned long regions;         /* regions registered now */
+};
+
+/* Fill *st.  Returns 0, or -1 with errno EINVAL (st is NULL).  AS-safe. */
+UVM_EXPORT int uvm_stats(struct uvm_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UVM_H */

@@ -1,0 +1,205 @@
+/*
+ * prot.c: PROT1, PROTN, UNPROT: every protection change libuvm makes.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Owns: validation, batching and atomicity of protection changes (MPS's
+ * "shield": one place for them).  uvm_protv sorts the pages, drops
+ * duplicates and coalesces adjacent pages into runs, one kernel call per
+ * run (Appel & Li's PROTN batching).  The kernel call itself is the
+ * backend's (prot-mprotect.c).
+ *
+ * All or nothing: mprotect over several mappings can fail part-way (at
+ * vm.max_map_count, or at a hole) after changing the first ones.  Before a
+ * change that could, the protection of every mapping it covers is read
+ * (vma.c), and on failure restored.  A single page lies in one mapping and
+ * the kernel changes it whole or not at all, so PROT1 and UNPROT skip the
+ * lookup: they stay one system call, as the benchmark requires.
+ *
+ * Must never: allocate with malloc (these functions are AS-safe; scratch
+ * memory beyond the stack comes from mmap), or leave a change half-done
+ * without reporting it.  Not serialised against other threads changing the
+ * same pages: the last change wins, as with mprotect.
+ */
+#include "uvm-int.h"
+#include "prot-backend.h"
+#include "vma.h"
+
+#define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+#define STACK_PAGES 256
+#define STACK_SEGS 64
+
+struct run { uintptr_t start, end; };
+struct seg { uintptr_t start, end; int prot; };
+
+UVM_AS_SAFE static int prot_valid(int prot)
+{
+    return (prot & ~PROT_ALL) == 0;
+}
+
+/* Read the protections of every mapping [start, end) covers into segs,
+ * appending; -ENOMEM if part of it is not mapped. */
+UVM_AS_SAFE static int prot_record(uintptr_t start, uintptr_t end,
+                                   struct uvm__scratch *segs, size_t *nsegs)
+{
+    for (uintptr_t cur = start; cur < end;) {
+        struct uvm__vma v;
+        int rc = uvm__vma_query(cur, &v);
+        if (rc < 0)
+            return rc;
+        rc = uvm__scratch_reserve(segs, (*nsegs + 1) * sizeof(struct seg));
+        if (rc < 0)
+            return rc;
+        struct seg *s = (struct seg *)segs->mem + (*nsegs)++;
+        s->start = cur;
+        s->end = v.end < end ? v.end : end;
+        s->prot = v.prot;
+        cur = s->end;
+    }
+    return 0;
+}
+
+UVM_AS_SAFE static void prot_undo(const struct seg *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        uvm__prot_set(s[i].start, s[i].end - s[i].start, s[i].prot);
+    UVM_COUNT(prot_rollbacks, 1);
+}
+
+/* Apply prot to the sorted, disjoint runs, all or nothing. */
+UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
+                                  int prot)
+{
+    if (nruns == 1 && runs[0].end - runs[0].start == uvm__page_size)
+        return uvm__prot_set(runs[0].start, uvm__page_size, prot);
+
+    struct seg stackbuf[STACK_SEGS];
+    struct uvm__scratch segs;
+    uvm__scratch_init(&segs, stackbuf, sizeof stackbuf);
+    size_t nsegs = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nruns && rc == 0; i++)
+        rc = prot_record(runs[i].start, runs[i].end, &segs, &nsegs);
+    for (size_t i = 0; i < nruns && rc == 0; i++) {
+        rc = uvm__prot_set(runs[i].start, runs[i].end - runs[i].start, prot);
+        if (rc < 0) {
+            /* Undo the runs before i and whatever run i changed. */
+            size_t upto = 0;
+            const struct seg *s = segs.mem;
+            while (upto < nsegs && s[upto].start < runs[i].end)
+                upto++;
+            prot_undo(s, upto);
+        }
+    }
+    uvm__scratch_fini(&segs);
+    return rc;
+}
+
+UVM_AS_SAFE int uvm_prot1(void *page, int prot)
+{
+    if (!uvm__aligned(page) || !prot_valid(prot))
+        return uvm__fail(-EINVAL);
+    int rc = uvm__prot_set((uintptr_t)page, uvm__page_size, prot);
+    return rc < 0 ? uvm__fail(rc) : 0;
+}
+
+UVM_AS_SAFE int uvm_unprot(void *page, int prot)
+{
+    return uvm_prot1(page, prot);
+}
+
+UVM_AS_SAFE int uvm_protn(void *addr, size_t npages, int prot)
+{
+    uintptr_t a = (uintptr_t)addr;
+    if (!uvm__aligned(addr) || npages == 0 || !prot_valid(prot) ||
+        npages > (UINTPTR_MAX - a) / uvm__page_size)
+        return uvm__fail(-EINVAL);
+    struct run r = { a, a + npages * uvm__page_size };
+    int rc = prot_apply(&r, 1, prot);
+    return rc < 0 ? uvm__fail(rc) : 0;
+}
+
+/* ---- uvm_protv: sort, deduplicate, coalesce ---- */
+
+UVM_AS_SAFE static void sift_down(uintptr_t *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && a[c + 1] > a[c])
+            c++;
+        if (a[i] >= a[c])
+            return;
+        uintptr_t t = a[i];
+        a[i] = a[c];
+        a[c] = t;
+        i = c;
+    }
+}
+
+/* Heapsort: in place, no recursion, no allocation, O(n log n). */
+UVM_AS_SAFE static void sort_addrs(uintptr_t *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
+    for (size_t end = n; end-- > 1;) {
+        uintptr_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
+}
+
+/* Turn sorted page addresses into runs of adjacent pages, dropping
+ * duplicates.  Returns the number of runs. */
+UVM_AS_SAFE static size_t coalesce(const uintptr_t *a, size_t n,
+                                   struct run *runs)
+{
+    size_t nr = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nr > 0 && a[i] < runs[nr - 1].end)
+            continue;                                  /* duplicate */
+        if (nr > 0 && a[i] == runs[nr - 1].end)
+            runs[nr - 1].end += uvm__page_size;        /* adjacent */
+        else
+            runs[nr++] = (struct run){ a[i], a[i] + uvm__page_size };
+    }
+    return nr;
+}
+
+UVM_AS_SAFE int uvm_protv(void *const pages[], size_t n, int prot)
+{
+    if (pages == NULL || n == 0 || !prot_valid(prot))
+        return uvm__fail(-EINVAL);
+    for (size_t i = 0; i < n; i++)
+        if (!uvm__aligned(pages[i]) ||
+            (uintptr_t)pages[i] > UINTPTR_MAX - uvm__page_size)
+            return uvm__fail(-EINVAL);
+
+    uintptr_t stackbuf[STACK_PAGES];
+    struct run stackruns[STACK_PAGES / 2];
+    struct uvm__scratch addrs, runs;
+    uvm__scratch_init(&addrs, stackbuf, sizeof stackbuf);
+    uvm__scratch_init(&runs, stackruns, sizeof stackruns);
+    int rc = uvm__scratch_reserve(&addrs, n * sizeof(uintptr_t));
+    if (rc == 0)
+        rc = uvm__scratch_reserve(&runs, n * sizeof(struct run));
+    if (rc == 0) {
+        uintptr_t *a = addrs.mem;
+        int sorted = 1;
+        for (size_t i = 0; i < n; i++) {
+            a[i] = (uintptr_t)pages[i];
+            if (i > 0 && a[i] < a[i - 1])
+                sorted = 0;
+        }
+        if (!sorted)
+            sort_addrs(a, n);
+        size_t nr = coalesce(a, n, runs.mem);
+        rc = prot_apply(runs.mem, nr, prot);
+    }
+    uvm__scratch_fini(&addrs);
+    uvm__scratch_fini(&runs);
+    return rc < 0 ? uvm__fail(rc) : 0;
+}

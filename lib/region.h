@@ -1,0 +1,46 @@
+/*
+ * region.h: the region table, the dispatcher's map from address to region.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ */
+#ifndef UVM_REGION_H
+#define UVM_REGION_H
+
+#include "uvm-int.h"
+
+struct uvm_region {
+    _Atomic uint32_t sig;     /* (w)(a) UVM_SIG_REGION while registered */
+    uint32_t dying;           /* (w) uvm_untrap has begun */
+    uintptr_t start, end;     /* (c) page-aligned, start < end */
+    uvm_handler_fn fn;        /* (c) */
+    void *arg;                /* (c) */
+    struct uvm_region *next_free;  /* (w) pool free list */
+};
+
+/* The current table version; readers protect it with a hazard pointer
+ * (thread.h) and pass it to uvm__region_find. */
+UVM_HIDDEN extern _Atomic(void *) uvm__region_root;
+
+/* The region of version root containing addr, or NULL.  O(log n), no lock,
+ * no allocation.  AS-safe. */
+UVM_HIDDEN struct uvm_region *uvm__region_find(const void *root,
+                                               uintptr_t addr);
+
+/* Writers.  All of these take the writers' mutex themselves. */
+UVM_HIDDEN int uvm__region_add(uintptr_t start, uintptr_t end,
+                               uvm_handler_fn fn, void *arg,
+                               struct uvm_region **out);
+/* Validate r and take it out of the table: new faults no longer find it.
+ * check(r) runs under the mutex first; a nonzero result is returned as is. */
+UVM_HIDDEN int uvm__region_unlink(struct uvm_region *r,
+                                  int (*check)(struct uvm_region *));
+/* Return an unlinked region, with no call in flight, to the pool. */
+UVM_HIDDEN void uvm__region_free(struct uvm_region *r);
+
+/* fork() support: the writers' mutex. */
+UVM_HIDDEN void uvm__region_lock(void);
+UVM_HIDDEN void uvm__region_unlock(void);
+UVM_HIDDEN void uvm__region_reinit_child(void);
+
+#endif /* UVM_REGION_H */

@@ -1,0 +1,74 @@
+/*
+ * thread.h: what each thread is doing inside libuvm's fault path.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Every thread that takes a fault owns one record.  The record says which
+ * version of the region table the thread is reading (hazard pointers,
+ * Michael 2004) and which region handlers it is running (in-flight calls).
+ * Writers read all records to know when a table version or a region may be
+ * freed.  Records live in mmap'd chunks that are never unmapped, so a
+ * reader never finds a record gone (type-stable memory).
+ */
+#ifndef UVM_THREAD_H
+#define UVM_THREAD_H
+
+#include "uvm-int.h"
+
+#define UVM__HAZARDS (UVM_MAX_NESTING + 4)
+
+struct uvm__call {                         /* one handler call in flight */
+    _Atomic(struct uvm_region *) region;   /* (t)(a) NULL: slot free */
+    uintptr_t frame;     /* (t) address inside the dispatcher's frame */
+    int on_alt;          /* (t) that frame is on the thread's sigaltstack */
+};
+
+struct uvm__thread {
+    _Atomic pid_t tid;                     /* (a) 0: record free */
+    _Atomic(void *) hazard[UVM__HAZARDS];  /* (t)(a) table versions read */
+    struct uvm__call call[UVM_MAX_NESTING];
+    atomic_int ncalls;                     /* (t)(a) calls in flight */
+};
+
+/* The calling thread's record, claimed on first use; NULL only if no
+ * memory could be mapped for a new chunk.  AS-safe. */
+UVM_HIDDEN struct uvm__thread *uvm__thread_self(void);
+
+/* Protect the table version stored in *root from being freed; returns it
+ * and the hazard slot in *slot (-1: no slot, nothing protected).  AS-safe. */
+UVM_HIDDEN void *uvm__hazard_acquire(struct uvm__thread *t,
+                                     _Atomic(void *) *root, int *slot);
+UVM_HIDDEN void uvm__hazard_release(struct uvm__thread *t, int slot);
+/* Writers: wait until no thread holds a hazard on version.  Not AS-safe. */
+UVM_HIDDEN void uvm__hazard_wait(void *version);
+
+/* Record a call of region r's handler; frame is an address in the calling
+ * dispatcher frame.  Returns the slot, or -1 when UVM_MAX_NESTING calls are
+ * in flight already.  AS-safe. */
+UVM_HIDDEN int uvm__call_push(struct uvm__thread *t, struct uvm_region *r,
+                              uintptr_t frame, const stack_t *alt);
+UVM_HIDDEN void uvm__call_pop(struct uvm__thread *t, int slot);
+
+/* Forget the calls of t whose frames were left by siglongjmp, judged from
+ * the stack pointer sp the thread runs on now and its alternate stack.
+ * Only the owning thread calls it.  AS-safe. */
+UVM_HIDDEN void uvm__calls_prune(struct uvm__thread *t, uintptr_t sp,
+                                 const stack_t *alt);
+
+/* Is the calling thread inside a handler call of r (or inside any handler
+ * nested within one)?  Prunes abandoned calls first.  Not AS-safe. */
+UVM_HIDDEN int uvm__calls_self_in(struct uvm_region *r);
+
+/* Wait until no thread runs a handler call of r.  Threads whose call looks
+ * abandoned are asked with a probe signal (see dispatch.c) to check their
+ * stack.  Not AS-safe. */
+UVM_HIDDEN void uvm__calls_wait(struct uvm_region *r);
+
+/* The probe: a SIGSEGV queued with SI_QUEUE by this process carrying this
+ * cookie's address.  The dispatcher recognises it and prunes. */
+UVM_HIDDEN extern const char uvm__probe_cookie;
+UVM_HIDDEN int uvm__dispatch_installed(void);
+UVM_HIDDEN void uvm__thread_atfork_child(void);
+
+#endif /* UVM_THREAD_H */

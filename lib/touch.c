@@ -1,0 +1,85 @@
+/*
+ * touch.c: uvm_touch, user-mode access ahead of a system call.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Owns: the per-thread "touch in progress" context.  A system call that
+ * reads or writes a protected page fails with EFAULT and no handler runs
+ * (appel-li.md 2.3); touching the buffer from user mode first runs the
+ * handlers.  A write is a locked OR of zero: the CPU checks write access,
+ * the byte keeps its value even if another thread writes it meanwhile.
+ *
+ * Must never: leave touch_cur pointing at a dead frame (it is restored on
+ * every exit from uvm_touch, and cleared around handler calls).
+ */
+#include "touch.h"
+
+#include <setjmp.h>
+
+struct touch_ctx {
+    sigjmp_buf jb;
+};
+
+/* The uvm_touch context of this thread, or NULL.  initial-exec TLS: read
+ * in the signal handler without __tls_get_addr. */
+static __thread struct touch_ctx *touch_cur
+    __attribute__((tls_model("initial-exec")));
+
+UVM_AS_SAFE void *uvm__touch_suspend(void)
+{
+    struct touch_ctx *t = touch_cur;
+    touch_cur = NULL;
+    return t;
+}
+
+UVM_AS_SAFE void uvm__touch_resume(void *saved)
+{
+    touch_cur = saved;
+}
+
+UVM_AS_SAFE void uvm__touch_escape(uintptr_t sp)
+{
+    struct touch_ctx *t = touch_cur;
+    /* The fault must come from the loop below t's frame, not from a frame
+     * that outlived it. */
+    if (t != NULL && sp < (uintptr_t)t)
+        siglongjmp(t->jb, 1);
+}
+
+static void touch_read(const char *p)
+{
+    (void)*(volatile const char *)p;
+}
+
+static void touch_write(char *p)
+{
+    __asm__ __volatile__("lock; orb $0, %0" : "+m"(*p) : : "memory");
+}
+
+int uvm_touch(void *addr, size_t len, int access)
+{
+    uintptr_t a = (uintptr_t)addr, end = a + len;
+    if (len == 0 || end < a || access == 0 ||
+        (access & ~(UVM_ACCESS_READ | UVM_ACCESS_WRITE)) != 0)
+        return uvm__fail(-EINVAL);
+
+    struct touch_ctx ctx;
+    struct touch_ctx *saved = touch_cur;
+    if (sigsetjmp(ctx.jb, 1) != 0) {
+        touch_cur = saved;
+        return uvm__fail(-EFAULT);
+    }
+    touch_cur = &ctx;
+    /* One byte per page: the first byte of the buffer, then the first byte
+     * of every following page. */
+    for (uintptr_t p = a; p < end && p >= a;
+         p = (p & ~uvm__page_mask) + uvm__page_size) {
+        if (access & UVM_ACCESS_WRITE)
+            touch_write((char *)p);
+        else
+            touch_read((const char *)p);
+    }
+    touch_cur = saved;
+    return 0;
+}

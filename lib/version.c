@@ -1,0 +1,80 @@
+/*
+ * version.c: the library itself: version, page size, event counters.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Owns: the page size (read once, constant afterwards) and the process-wide
+ * counters every module bumps.  Must never: allocate, or touch signal state.
+ */
+#include "uvm-int.h"
+#include "region.h"
+#include "thread.h"
+#include "vma.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+size_t uvm__page_size;        /* (c) set once by uvm__init */
+uintptr_t uvm__page_mask;     /* (c) */
+struct uvm__counters uvm__count;
+
+static void version_init_once(void)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uvm__page_size = ps > 0 ? (size_t)ps : 4096;
+    uvm__page_mask = uvm__page_size - 1;
+}
+
+/* fork(): the child must not inherit a held writers' mutex, its parent's
+ * thread ids or its parent's procfs descriptor. */
+static void atfork_prepare(void) { uvm__region_lock(); }
+static void atfork_parent(void) { uvm__region_unlock(); }
+static void atfork_child(void)
+{
+    uvm__region_reinit_child();
+    uvm__thread_atfork_child();
+    uvm__vma_atfork_child();
+}
+
+/* Runs before main() so that the fault path and AS-safe calls can read the
+ * page size without a once-guard.  It installs no signal handler: those are
+ * installed at the first uvm_trap only (the contract). */
+__attribute__((constructor)) void uvm__init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, version_init_once);
+}
+
+__attribute__((constructor)) static void version_atfork(void)
+{
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+const char *uvm_version(void)
+{
+    return UVM_VERSION_STRING;
+}
+
+UVM_AS_SAFE size_t uvm_pagesize(void)
+{
+    return uvm__page_size;
+}
+
+#define LOAD(f) atomic_load_explicit(&uvm__count.f, memory_order_relaxed)
+
+UVM_AS_SAFE int uvm_stats(struct uvm_stats *st)
+{
+    if (st == NULL)
+        return uvm__fail(-EINVAL);
+    st->faults = LOAD(faults);
+    st->handled = LOAD(handled);
+    st->declined = LOAD(declined);
+    st->chained = LOAD(chained);
+    st->forged = LOAD(forged);
+    st->prot_calls = LOAD(prot_calls);
+    st->prot_pages = LOAD(prot_pages);
+    st->prot_rollbacks = LOAD(prot_rollbacks);
+    st->regions = LOAD(regions);
+    return 0;
+}
