@@ -203,7 +203,7 @@ static void dispatch_install_once(void)
     atomic_store(&installed, 1);
 }
 
-static int dispatch_install(void)
+int uvm__dispatch_install(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, dispatch_install_once);
@@ -227,7 +227,7 @@ uvm_region *uvm_trap(void *addr, size_t len, uvm_handler_fn fn, void *arg)
         uvm__fail(-EINVAL);
         return NULL;
     }
-    int rc = dispatch_install();
+    int rc = uvm__dispatch_install();
     struct uvm_region *r = NULL;
     if (rc == 0)
         rc = uvm__region_add(start, end, fn, arg, &r);

@@ -69,6 +69,8 @@ UVM_HIDDEN void uvm__calls_wait(struct uvm_region *r);
  * cookie's address.  The dispatcher recognises it and prunes. */
 UVM_HIDDEN extern const char uvm__probe_cookie;
 UVM_HIDDEN int uvm__dispatch_installed(void);
+/* Install libuvm's SIGSEGV/SIGBUS action (once).  0 or -errno. */
+UVM_HIDDEN int uvm__dispatch_install(void);
 UVM_HIDDEN void uvm__thread_atfork_child(void);
 
 #endif /* UVM_THREAD_H */

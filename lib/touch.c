@@ -14,6 +14,7 @@
  * every exit from uvm_touch, and cleared around handler calls).
  */
 #include "touch.h"
+#include "thread.h"
 
 #include <setjmp.h>
 
@@ -63,6 +64,12 @@ int uvm_touch(void *addr, size_t len, int access)
     if (len == 0 || end < a || access == 0 ||
         (access & ~(UVM_ACCESS_READ | UVM_ACCESS_WRITE)) != 0)
         return uvm__fail(-EINVAL);
+
+    /* Without our action a page no region claims would kill the process
+     * instead of giving EFAULT. */
+    int rc = uvm__dispatch_install();
+    if (rc < 0)
+        return uvm__fail(rc);
 
     struct touch_ctx ctx;
     struct touch_ctx *saved = touch_cur;
