@@ -97,7 +97,8 @@ UVM_EXPORT uvm_region *uvm_trap(void *addr, size_t len, uvm_handler_fn fn,
 /* Unregister a region.  On return no handler call for it is running or will
  * start, so the caller may free arg.  Returns 0, or -1 with errno: EINVAL
  * (not a registered region), EDEADLK (called from a handler of this region,
- * or from any handler nested inside one).  Not AS-safe. */
+ * or from any handler nested inside one), ENOMEM (no memory for the new
+ * version of the region table).  Not AS-safe. */
 UVM_EXPORT int uvm_untrap(uvm_region *region);
 
 /* ---- PROT1, PROTN, UNPROT ------------------------------------------- */
@@ -110,7 +111,10 @@ UVM_EXPORT int uvm_untrap(uvm_region *region);
  * or -1 with errno: EINVAL (misaligned page, zero count, bad prot bits,
  * NULL array), ENOMEM (a page is not mapped, or the change would exceed the
  * kernel's mapping limit vm.max_map_count), EACCES (prot not allowed for the
- * mapping, e.g. PROT_WRITE on a read-only file mapping).  AS-safe. */
+ * mapping, e.g. PROT_WRITE on a read-only file mapping); other errors of
+ * mprotect(2) pass through unchanged (EPERM for a sealed mapping, EINVAL
+ * for part of a huge page), and a change of several pages can fail with the
+ * errors of opening /proc/self/maps (EMFILE, ENFILE).  AS-safe. */
 UVM_EXPORT int uvm_prot1(void *page, int prot);
 UVM_EXPORT int uvm_protn(void *addr, size_t npages, int prot);
 UVM_EXPORT int uvm_protv(void *const pages[], size_t n, int prot);

@@ -52,4 +52,58 @@ struct procmap_query {
 #define UVM_X86_PF_USER       0x04
 #define UVM_X86_PF_INSTR      0x10
 
+/* ---- DIRTY (issue 3): userfaultfd asynchronous write-protection ---- */
+
+/* Unpopulated pages of a WP-registered range count as write-protected, so
+ * the first write to a page never touched is still seen (Linux 6.4,
+ * include/uapi/linux/userfaultfd.h). */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+/* Write faults on WP pages are resolved by the kernel itself, which only
+ * clears the PTE's uffd-wp bit: no message, no signal (Linux 6.7). */
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+
+/* PAGEMAP_SCAN: read page categories of a range through an ioctl on
+ * /proc/PID/pagemap, optionally write-protecting what matched in the same
+ * walk (Linux 6.7, include/uapi/linux/fs.h). */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+    uint64_t start;
+    uint64_t end;
+    uint64_t categories;
+};
+struct pm_scan_arg {
+    uint64_t size;
+    uint64_t flags;
+    uint64_t start;
+    uint64_t end;
+    uint64_t walk_end;            /* out */
+    uint64_t vec;
+    uint64_t vec_len;
+    uint64_t max_pages;
+    uint64_t category_inverted;
+    uint64_t category_mask;
+    uint64_t category_anyof_mask;
+    uint64_t return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_WPALLOWED     (1 << 0)
+#define PAGE_IS_WRITTEN       (1 << 1)
+#define PAGE_IS_FILE          (1 << 2)
+#define PAGE_IS_PRESENT       (1 << 3)
+#define PAGE_IS_SWAPPED       (1 << 4)
+#define PAGE_IS_PFNZERO       (1 << 5)
+#define PAGE_IS_HUGE          (1 << 6)
+#define PAGE_IS_SOFT_DIRTY    (1 << 7)
+#define PM_SCAN_WP_MATCHING   (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+#endif
+
+/* Soft-dirty bit of a /proc/PID/pagemap entry (Linux 3.11,
+ * Documentation/admin-guide/mm/soft-dirty.rst; no uapi header). */
+#define UVM_PAGEMAP_SOFT_DIRTY (1ULL << 55)
+
 #endif /* UVM_COMPAT_H */

@@ -227,6 +227,7 @@ uvm_region *uvm_trap(void *addr, size_t len, uvm_handler_fn fn, void *arg)
         uvm__fail(-EINVAL);
         return NULL;
     }
+    (void)uvm__env_backend();    /* read the environment, warn once */
     int rc = uvm__dispatch_install();
     struct uvm_region *r = NULL;
     if (rc == 0)

@@ -30,8 +30,8 @@
 #include "uvm.h"
 
 /* Marks a function that runs on the fault path or may be called from a
- * region handler.  tests/test-assafe.sh greps these files' fault-path
- * sections for forbidden calls. */
+ * region handler.  tests/check-assafe.sh reads every function so
+ * marked and fails on a forbidden call. */
 #define UVM_AS_SAFE
 
 #define UVM_HIDDEN __attribute__((visibility("hidden")))
@@ -52,7 +52,8 @@ UVM_HIDDEN void uvm__assert_fail(const char *expr, const char *file, int line)
 
 /* Handle signatures (MPS design/sig): the first word of every handle the
  * API gives out.  Set last at creation, poisoned at destruction. */
-#define UVM_SIG_REGION 0x5245474eu   /* "REGN" */
+#define UVM_SIG_REGION  0x5245474eu   /* "REGN" */
+#define UVM_SIG_TRACKER 0x54524b52u   /* "TRKR" */
 #define UVM_SIG_DEAD   0xdeadbeefu
 
 /* ---- errors at the public boundary ---- */

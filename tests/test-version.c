@@ -1,6 +1,6 @@
 /*
  * test-version.c: the library itself (version, page size, counters) and
- * the honest failure of what is not implemented yet (ENOSYS).
+ * the honest failure of what is not implemented yet (ENOSYS: snapshots).
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
@@ -63,20 +63,47 @@ START_TEST(snapshots_are_not_implemented_yet)
 }
 END_TEST
 
-/* Until issue 3 lands. */
-START_TEST(dirty_and_map2_are_not_implemented_yet)
+/* ---- the environment, parsed strictly ---- */
+
+static int h_nop(const struct uvm_fault *f)
 {
-    char *m = map_pages(1, PROT_READ | PROT_WRITE);
-    void *pages[1];
-    struct uvm_run runs[1];
-    ENOSYS_PTR(uvm_dirty_start(m, PS, UVM_DIRTY_AUTO));
-    ENOSYS_INT(uvm_dirty(NULL, pages, 1));
-    ENOSYS_INT(uvm_dirty_runs(NULL, runs, 1));
-    ENOSYS_INT(uvm_dirty_stop(NULL));
-    ENOSYS_PTR(uvm_dirty_method(NULL));
-    ENOSYS_PTR(uvm_alloc(PS, PROT_READ));
-    ENOSYS_PTR(uvm_map2(m, PS, PROT_READ));
-    ENOSYS_INT(uvm_free(m, PS));
+    return UVM_DECLINE;
+}
+
+static void trap_twice_with_bogus_backend(void)
+{
+    setenv("UVM_BACKEND", "turbo", 1);
+    char *m = map_pages(2, PROT_NONE);
+    if (uvm_trap(m, PS, h_nop, NULL) == NULL ||
+        uvm_trap(m + PS, PS, h_nop, NULL) == NULL)
+        _exit(3);
+    _exit(0);
+}
+
+START_TEST(unknown_backend_is_ignored_with_one_warning)
+{
+    char err[4096];
+    int st = run_child(trap_twice_with_bogus_backend, err, sizeof err);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    const char *w = strstr(err, "UVM_BACKEND=turbo");
+    ck_assert_msg(w != NULL, "stderr: %s", err);
+    ck_assert_ptr_null(strstr(w + 1, "UVM_BACKEND=turbo"));
+}
+END_TEST
+
+START_TEST(backend_mprotect_forces_the_mprotect_dirty_method)
+{
+    setenv("UVM_BACKEND", "mprotect", 1);
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    uvm_tracker *t = uvm_dirty_start(m, 4 * PS, UVM_DIRTY_AUTO);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(uvm_dirty_method(t), "mprotect");
+    poke(m + PS, 1);
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], m + PS);
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
 }
 END_TEST
 
@@ -88,7 +115,10 @@ static Suite *version_suite(void)
     tcase_add_test(tc, pagesize_is_the_system_page_size);
     tcase_add_test(tc, stats_rejects_null);
     tcase_add_test(tc, snapshots_are_not_implemented_yet);
-    tcase_add_test(tc, dirty_and_map2_are_not_implemented_yet);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("env");
+    tcase_add_test(tc, unknown_backend_is_ignored_with_one_warning);
+    tcase_add_test(tc, backend_mprotect_forces_the_mprotect_dirty_method);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,246 @@
+/*
+ * dirty-mprotect.c: the DIRTY method "mprotect": Appel & Li's
+ * TRAP + PROT1 + UNPROT, with the dispatcher recording first writes.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Owns: a trap region over the tracked range, a bitmap with one bit per
+ * page written, and this process's budget of kernel mappings for the
+ * method.  The range is made read-only; the first write to a page faults,
+ * the handler makes that page writable again and then sets its bit
+ * (bdwgc's MPROTECT_VDB order: unprotect, then mark, so that a collection
+ * between the two finds the page writable and unmarked and leaves it so;
+ * the mark lands afterwards and is reported next time).  uvm_dirty takes
+ * the bits (atomically, only those it can report) and then makes the
+ * whole range read-only again with one call, which also merges the
+ * mappings the faults split.
+ *
+ * The mapping budget (bdwgc's COUNT_PROTECTED_REGIONS, dirty-tracking.md
+ * 6.2): a range of n pages can be split into at most n + 2 mappings (every
+ * other page written).  Tracking starts only if the mappings in use now,
+ * those reserved by other trackers and n + 2 stay below vm.max_map_count
+ * minus a margin; otherwise ENOMEM, and the process can never reach the
+ * limit inside a fault handler because of us (MPS issue 304).  Should a
+ * single-page mprotect fail anyway (someone else used the mappings), the
+ * handler makes the whole range writable (one call that merges, never
+ * splits) and marks every page: a burst of false positives, never a lost
+ * write or a crash.
+ *
+ * What the method sees: writes by user-mode instructions of this process
+ * (and of a child after fork(2), which inherits the protection, the trap
+ * and the bitmap).  A system call writing into a clean page fails with
+ * EFAULT instead (run uvm_touch first).  Writes through another view of
+ * the same pages (MAP2) are not seen.  MADV_DONTNEED does not count as a
+ * write.  After mremap(2) the moved pages are no longer protected, so
+ * their writes are lost to the tracker.
+ *
+ * Must never: allocate, lock or use stdio in the handler; clear a bit
+ * before the page it stands for is reported; change protections outside
+ * the range.  The tracker owns the protection of its range: uvm_prot*
+ * calls on it are undone by the next uvm_dirty.
+ */
+#include "dirty-int.h"
+#include "prot-backend.h"
+#include "vma.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define WORD_BITS (8 * sizeof(unsigned long))
+/* Mappings left for the rest of the program: 1/16 of the limit. */
+#define BUDGET_MARGIN_SHIFT 4
+
+static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t budget_reserved;            /* (budget_mu) */
+
+/* ---- the fault path ---- */
+
+UVM_AS_SAFE static void mp_mark_all(struct uvm_tracker *t)
+{
+    for (size_t w = 0; w < t->u.mp.nwords; w++) {
+        size_t left = t->npages - w * WORD_BITS;
+        unsigned long m = left >= WORD_BITS ? ~0UL : (1UL << left) - 1;
+        atomic_fetch_or(&t->u.mp.bits[w], m);
+    }
+}
+
+UVM_AS_SAFE static int mp_fault(const struct uvm_fault *f)
+{
+    struct uvm_tracker *t = f->arg;
+    if (f->signo != SIGSEGV || f->access != UVM_ACCESS_WRITE)
+        return UVM_DECLINE;       /* reads never fault on a read-only page */
+    uintptr_t page = (uintptr_t)f->page;
+    size_t i = (page - t->start) / uvm__page_size;
+    if (uvm__prot_set(page, uvm__page_size, t->u.mp.prot) == 0) {
+        atomic_fetch_or(&t->u.mp.bits[i / WORD_BITS], 1UL << (i % WORD_BITS));
+        return UVM_RETRY;
+    }
+    if (uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot) != 0)
+        return UVM_DECLINE;
+    mp_mark_all(t);
+    return UVM_RETRY;
+}
+
+/* ---- the mapping budget ---- */
+
+static long read_long_file(const char *path, long dflt)
+{
+    char buf[32];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dflt;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return dflt;
+    buf[n] = 0;
+    return strtol(buf, NULL, 10);
+}
+
+static size_t count_mappings(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[16384];
+    size_t lines = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    close(fd);
+    return lines;
+}
+
+static int budget_reserve(size_t need)
+{
+    size_t limit = (size_t)read_long_file("/proc/sys/vm/max_map_count", 65530);
+    limit -= limit >> BUDGET_MARGIN_SHIFT;
+    pthread_mutex_lock(&budget_mu);
+    size_t used = count_mappings() + budget_reserved;
+    int rc = used > limit || need > limit - used ? -ENOMEM : 0;
+    if (rc == 0)
+        budget_reserved += need;
+    pthread_mutex_unlock(&budget_mu);
+    return rc;
+}
+
+static void budget_release(size_t n)
+{
+    pthread_mutex_lock(&budget_mu);
+    budget_reserved -= n;
+    pthread_mutex_unlock(&budget_mu);
+}
+
+/* ---- the method ---- */
+
+/* The protection of the range: one, and writable, for the whole of it. */
+static int mp_range_prot(uintptr_t start, uintptr_t end, int *prot)
+{
+    *prot = -1;
+    for (uintptr_t cur = start; cur < end;) {
+        struct uvm__vma v;
+        int rc = uvm__vma_query(cur, &v);
+        if (rc < 0)
+            return rc;
+        if (*prot >= 0 && v.prot != *prot)
+            return -ENOTSUP;
+        *prot = v.prot;
+        cur = v.end;
+    }
+    return (*prot & PROT_WRITE) ? 0 : -ENOTSUP;
+}
+
+static int mp_start(struct uvm_tracker *t)
+{
+    int prot;
+    int rc = mp_range_prot(t->start, t->end, &prot);
+    if (rc < 0)
+        return rc;
+    size_t nwords = (t->npages + WORD_BITS - 1) / WORD_BITS;
+    atomic_ulong *bits = calloc(nwords, sizeof *bits);
+    if (bits == NULL)
+        return -ENOMEM;
+    rc = budget_reserve(t->npages + 2);
+    if (rc < 0) {
+        free(bits);
+        return rc;
+    }
+    t->u.mp.prot = prot;
+    t->u.mp.nwords = nwords;
+    t->u.mp.bits = bits;
+    t->u.mp.reserved = t->npages + 2;
+    t->u.mp.region = uvm_trap((void *)t->start, t->end - t->start, mp_fault, t);
+    if (t->u.mp.region == NULL)
+        rc = -errno;
+    else
+        rc = uvm__prot_set(t->start, t->end - t->start, prot & ~PROT_WRITE);
+    if (rc < 0) {
+        if (t->u.mp.region != NULL)
+            uvm_untrap(t->u.mp.region);
+        budget_release(t->u.mp.reserved);
+        free(bits);
+    }
+    return rc;
+}
+
+/* Take the set bits of word w that the sink has room for; store them. */
+static void mp_take_word(struct uvm_tracker *t, size_t w,
+                         struct uvm__dirty_sink *s)
+{
+    unsigned long x = atomic_load(&t->u.mp.bits[w]), take = 0;
+    uintptr_t base = t->start + w * WORD_BITS * uvm__page_size;
+    while (x != 0 && !uvm__sink_full(s)) {
+        int b = __builtin_ctzl(x);
+        uintptr_t page = base + (uintptr_t)b * uvm__page_size;
+        if (uvm__sink_room_runs(s) == 0 && !uvm__sink_extends(s, page))
+            break;
+        uvm__sink_put(s, page, 1);
+        take |= 1UL << b;
+        x &= x - 1;
+    }
+    if (take != 0)
+        atomic_fetch_and(&t->u.mp.bits[w], ~take);
+}
+
+static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
+{
+    int any = 0;
+    for (size_t w = 0; w < t->u.mp.nwords; w++) {
+        if (atomic_load_explicit(&t->u.mp.bits[w], memory_order_relaxed) == 0)
+            continue;
+        any = 1;
+        if (s->max == 0)
+            atomic_store(&t->u.mp.bits[w], 0);
+        else if (!uvm__sink_full(s))
+            mp_take_word(t, w, s);
+    }
+    if (!any)
+        return 0;
+    /* Bits first, protection second: a write between the two lands on a
+     * page being reported now.  Pages left dirty by a full sink become
+     * read-only too; their bits stay set. */
+    int rc = uvm__prot_set(t->start, t->end - t->start,
+                           t->u.mp.prot & ~PROT_WRITE);
+    if (rc < 0)
+        mp_mark_all(t);   /* part of the range unmapped: keep everything */
+    return rc;
+}
+
+static void mp_stop(struct uvm_tracker *t)
+{
+    uvm_untrap(t->u.mp.region);
+    uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot);
+    budget_release(t->u.mp.reserved);
+    free(t->u.mp.bits);
+}
+
+const struct uvm__dirty_ops uvm__dirty_mprotect = {
+    .name = "mprotect",
+    .start = mp_start,
+    .collect = mp_collect,
+    .stop = mp_stop,
+};

@@ -1,0 +1,340 @@
+/*
+ * memobj.c: memory objects (memfds) and the registry of their views.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Owns: every memory object libuvm creates, and the view registry, a
+ * sorted array of views published copy-on-write: a writer builds a new
+ * array under the registry mutex, publishes it with one atomic store,
+ * waits until no reader still holds the old one (hazard pointers,
+ * thread.c) and frees it.  A lookup is a binary search under a hazard:
+ * no lock, no allocation, so fault handlers may use it.  Updates cost
+ * O(views); MAP2 views are few and long-lived, lookups are many.
+ *
+ * An object is a memfd created close-on-exec and sealed against
+ * shrinking and growing (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), so
+ * nobody can truncate pages out from under a view (a SIGBUS for every
+ * view).  Each view is a MAP_SHARED mapping of a window of it; the kernel
+ * keeps the pages while any mapping exists, and the registry keeps the
+ * descriptor while any view exists, for further uvm_map2 calls.  The
+ * object goes away with its last view (4.4BSD's vm_object reference
+ * count, counted in registry entries).
+ *
+ * Must never: allocate or lock on the lookup path; unmap memory that is
+ * not a registered view (uvm_free of foreign memory is EINVAL, not a
+ * munmap); publish an array that is not sorted and disjoint.
+ *
+ * Invariants (checked by vtab_check in debug builds):
+ *  .inv.sorted    views are sorted by start and pairwise disjoint;
+ *  .inv.inside    off + (end - start) <= obj->size for every view;
+ *  .inv.count     obj->nviews is the number of views that refer to obj.
+ *
+ * Limits: views unmapped behind the library's back (munmap, mremap,
+ * MAP_FIXED over them) are not noticed; the registry then describes
+ * memory that is no longer there until uvm_free is called on it.  Pages of
+ * an object that no view maps any more are kept until the object dies.
+ */
+#include "memobj.h"
+#include "thread.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct vtab {
+    size_t n;
+    struct uvm__view v[];
+};
+
+static _Atomic(void *) vroot;     /* (a) struct vtab *, written under mu */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void memobj_prepare(void) { pthread_mutex_lock(&mu); }
+static void memobj_parent(void) { pthread_mutex_unlock(&mu); }
+static void memobj_child(void) { pthread_mutex_init(&mu, NULL); }
+
+__attribute__((constructor)) static void memobj_atfork(void)
+{
+    pthread_atfork(memobj_prepare, memobj_parent, memobj_child);
+}
+
+/* ---- lookup (AS-safe) ---- */
+
+/* Index of the last view with start <= addr, or -1. */
+UVM_AS_SAFE static long vtab_pos(const struct vtab *t, uintptr_t addr)
+{
+    size_t lo = 0, hi = t != NULL ? t->n : 0;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->v[mid].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (long)lo - 1;
+}
+
+UVM_AS_SAFE int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out)
+{
+    struct uvm__thread *th = uvm__thread_self();
+    if (th == NULL)
+        return -ENOMEM;
+    int hz;
+    const struct vtab *t = uvm__hazard_acquire(th, &vroot, &hz);
+    if (hz < 0)
+        return -ENOMEM;
+    int rc = -ENOENT;
+    long i = vtab_pos(t, addr);
+    if (i >= 0 && addr < t->v[i].end) {
+        *out = t->v[i];
+        rc = 0;
+    }
+    uvm__hazard_release(th, hz);
+    return rc;
+}
+
+/* ---- writers (under mu) ---- */
+
+#ifdef UVM_DEBUG
+static void vtab_check(const struct vtab *t)
+{
+    for (size_t i = 0; t != NULL && i < t->n; i++) {
+        const struct uvm__view *v = &t->v[i];
+        UVM_ASSERT(v->start < v->end);                          /* .inv.sorted */
+        UVM_ASSERT(i == 0 || t->v[i - 1].end <= v->start);
+        UVM_ASSERT(v->off + (v->end - v->start) <= v->obj->size); /* .inv.inside */
+        UVM_ASSERT(v->obj->nviews > 0);
+    }
+}
+#else
+#define vtab_check(t) ((void)0)
+#endif
+
+static struct vtab *vtab_new(size_t n)
+{
+    struct vtab *t = malloc(sizeof *t + n * sizeof t->v[0]);
+    if (t != NULL)
+        t->n = 0;
+    return t;
+}
+
+/* Publish t (NULL when empty), wait out the readers of the old array. */
+static void vtab_commit(struct vtab *t)
+{
+    if (t != NULL && t->n == 0) {
+        free(t);
+        t = NULL;
+    }
+    vtab_check(t);
+    void *old = atomic_exchange(&vroot, t);
+    uvm__hazard_wait(old);
+    free(old);
+}
+
+/* Insert v into a copy of the current array. */
+static int vtab_insert(const struct uvm__view *v)
+{
+    const struct vtab *cur = atomic_load(&vroot);
+    size_t n = cur != NULL ? cur->n : 0;
+    struct vtab *t = vtab_new(n + 1);
+    if (t == NULL)
+        return -ENOMEM;
+    size_t pos = (size_t)(vtab_pos(cur, v->start) + 1);
+    if (pos > 0)
+        memcpy(t->v, cur->v, pos * sizeof t->v[0]);
+    t->v[pos] = *v;
+    if (n > pos)
+        memcpy(t->v + pos + 1, cur->v + pos, (n - pos) * sizeof t->v[0]);
+    t->n = n + 1;
+    v->obj->nviews++;
+    vtab_commit(t);
+    return 0;
+}
+
+/* Does [a, b) lie entirely in views?  *first is the index of the view
+ * containing a.  With same_obj, the views must also map one object at
+ * consecutive offsets (so that one mmap can map the range again). */
+static int vtab_covers(const struct vtab *t, uintptr_t a, uintptr_t b,
+                       int same_obj, size_t *first)
+{
+    long i = vtab_pos(t, a);
+    if (i < 0 || a >= t->v[i].end)
+        return 0;
+    *first = (size_t)i;
+    for (size_t j = (size_t)i;; j++) {
+        const struct uvm__view *v = &t->v[j];
+        if (b <= v->end)
+            return 1;
+        if (j + 1 >= t->n || t->v[j + 1].start != v->end)
+            return 0;
+        const struct uvm__view *w = &t->v[j + 1];
+        if (same_obj &&
+            (w->obj != v->obj || w->off != v->off + (v->end - v->start)))
+            return 0;
+    }
+}
+
+static void memobj_destroy(struct uvm__memobj *o)
+{
+    close(o->fd);
+    free(o);
+}
+
+int uvm__memobj_alloc(size_t len, int prot, void **out)
+{
+    struct uvm__memobj *o = malloc(sizeof *o);
+    if (o == NULL)
+        return -ENOMEM;
+    o->size = len;
+    o->nviews = 0;
+    o->fd = memfd_create("uvm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int rc = o->fd < 0 ? -errno : 0;
+    if (rc == 0 && ftruncate(o->fd, (off_t)len) != 0)
+        rc = -errno;
+    if (rc == 0 && fcntl(o->fd, F_ADD_SEALS,
+                         F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        rc = -errno;
+    void *p = MAP_FAILED;
+    if (rc == 0) {
+        p = mmap(NULL, len, prot, MAP_SHARED, o->fd, 0);
+        if (p == MAP_FAILED)
+            rc = -errno;
+    }
+    if (rc == 0) {
+        struct uvm__view v = { (uintptr_t)p, (uintptr_t)p + len, o, 0 };
+        pthread_mutex_lock(&mu);
+        rc = vtab_insert(&v);
+        pthread_mutex_unlock(&mu);
+    }
+    if (rc < 0) {
+        if (p != MAP_FAILED)
+            munmap(p, len);
+        if (o->fd >= 0)
+            close(o->fd);
+        free(o);
+        return rc == -EFBIG ? -ENOMEM : rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int uvm__memobj_map2(uintptr_t addr, size_t len, int prot, void **out)
+{
+    pthread_mutex_lock(&mu);
+    const struct vtab *t = atomic_load(&vroot);
+    size_t i;
+    int rc = 0;
+    if (!vtab_covers(t, addr, addr + len, 1, &i)) {
+        rc = -EINVAL;
+    } else {
+        const struct uvm__view *v = &t->v[i];
+        struct uvm__view nv = { 0, 0, v->obj, v->off + (addr - v->start) };
+        void *p = mmap(NULL, len, prot, MAP_SHARED, nv.obj->fd, (off_t)nv.off);
+        if (p == MAP_FAILED) {
+            rc = -errno;
+        } else {
+            nv.start = (uintptr_t)p;
+            nv.end = nv.start + len;
+            rc = vtab_insert(&nv);
+            if (rc < 0)
+                munmap(p, len);
+            else
+                *out = p;
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+/* The views of t with [a, b) cut out (views first.. are the ones that
+ * intersect it), into a new array.  Counts are not touched. */
+static struct vtab *vtab_cut(const struct vtab *t, size_t first, uintptr_t a,
+                             uintptr_t b, size_t *last)
+{
+    struct vtab *nt = vtab_new(t->n + 1);
+    if (nt == NULL)
+        return NULL;
+    memcpy(nt->v, t->v, first * sizeof t->v[0]);
+    nt->n = first;
+    size_t j;
+    for (j = first; j < t->n && t->v[j].start < b; j++) {
+        const struct uvm__view *v = &t->v[j];
+        if (v->start < a) {
+            nt->v[nt->n] = *v;
+            nt->v[nt->n++].end = a;
+        }
+        if (v->end > b) {
+            struct uvm__view right = *v;
+            right.off += b - v->start;
+            right.start = b;
+            nt->v[nt->n++] = right;
+        }
+    }
+    memcpy(nt->v + nt->n, t->v + j, (t->n - j) * sizeof t->v[0]);
+    nt->n += t->n - j;
+    *last = j;
+    return nt;
+}
+
+/* Apply the cut to the objects' view counts (.inv.count); store each
+ * object whose count reached zero once in dead[]. */
+static size_t vtab_recount(const struct vtab *t, size_t first, size_t last,
+                           uintptr_t a, uintptr_t b, struct uvm__memobj **dead)
+{
+    size_t ndead = 0;
+    for (size_t k = first; k < last; k++) {
+        const struct uvm__view *v = &t->v[k];
+        v->obj->nviews += (size_t)(v->start < a) + (size_t)(v->end > b);
+        v->obj->nviews--;
+    }
+    for (size_t k = first; k < last; k++) {
+        struct uvm__memobj *o = t->v[k].obj;
+        int seen = 0;
+        for (size_t d = 0; d < ndead; d++)
+            seen |= dead[d] == o;
+        if (o->nviews == 0 && !seen)
+            dead[ndead++] = o;
+    }
+    return ndead;
+}
+
+int uvm__memobj_free(uintptr_t addr, size_t len)
+{
+    uintptr_t b = addr + len;
+    pthread_mutex_lock(&mu);
+    const struct vtab *t = atomic_load(&vroot);
+    size_t first, last = 0;
+    int rc = 0;
+    struct vtab *nt = NULL;
+    struct uvm__memobj **dead = NULL;
+    if (!vtab_covers(t, addr, b, 0, &first)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    /* Allocate everything before unmapping: after munmap nothing may
+     * fail. */
+    nt = vtab_cut(t, first, addr, b, &last);
+    dead = malloc((last - first) * sizeof *dead);
+    if (nt == NULL || dead == NULL) {
+        free(nt);
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (munmap((void *)addr, len) != 0) {
+        rc = -errno;        /* not expected for an aligned range of views */
+        free(nt);
+        goto out;
+    }
+    size_t ndead = vtab_recount(t, first, last, addr, b, dead);
+    vtab_commit(nt);
+    for (size_t d = 0; d < ndead; d++)
+        memobj_destroy(dead[d]);
+out:
+    pthread_mutex_unlock(&mu);
+    free(dead);
+    return rc;
+}

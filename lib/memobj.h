@@ -1,0 +1,45 @@
+/*
+ * memobj.h: memory objects and the views that map them (MAP2).
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * A memory object is a memfd (4.4BSD's vm_object with a shmem pager); a
+ * view is one MAP_SHARED mapping of a window of it.  The view registry
+ * answers "which object and offset is this address?", also from a fault
+ * handler.
+ */
+#ifndef UVM_MEMOBJ_H
+#define UVM_MEMOBJ_H
+
+#include "uvm-int.h"
+
+struct uvm__memobj {
+    int fd;                   /* (c) memfd, close-on-exec, sealed */
+    size_t size;              /* (c) bytes, page-aligned */
+    size_t nviews;            /* (w) registry entries that refer to it */
+};
+
+struct uvm__view {
+    uintptr_t start, end;     /* page-aligned, start < end */
+    struct uvm__memobj *obj;
+    size_t off;               /* offset in obj of start */
+};
+
+/* The view containing addr, copied to *out.  0, -ENOENT (no view) or
+ * -ENOMEM (no thread record).  No lock, no allocation: AS-safe.  *out->obj
+ * stays valid only as long as the caller keeps the view mapped. */
+UVM_HIDDEN int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out);
+
+/* Writers; each takes the registry mutex itself.  Not AS-safe. */
+/* A new object of len bytes (page-aligned) mapped once with prot. */
+UVM_HIDDEN int uvm__memobj_alloc(size_t len, int prot, void **out);
+/* Map [addr, addr+len) again; it must lie in views of one object, at
+ * consecutive offsets, else -EINVAL. */
+UVM_HIDDEN int uvm__memobj_map2(uintptr_t addr, size_t len, int prot,
+                                void **out);
+/* Unmap [addr, addr+len), which must lie entirely in views, else -EINVAL;
+ * an object goes away with its last view. */
+UVM_HIDDEN int uvm__memobj_free(uintptr_t addr, size_t len);
+
+#endif /* UVM_MEMOBJ_H */

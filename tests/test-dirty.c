@@ -1,0 +1,831 @@
+/*
+ * test-dirty.c: the DIRTY suite (uvm_dirty_start, uvm_dirty,
+ * uvm_dirty_runs, uvm_dirty_stop, uvm_dirty_method).
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * The scenarios of dirty-tracking.md section 7 that apply to libuvm's
+ * interface, run once per method (loop index 0: uffd, 1: mprotect), plus
+ * the issue's own: concurrent writers against uvm_dirty with no write
+ * lost, fallback when userfaultfd is denied (seccomp, unprivileged user),
+ * and 1 GiB written in random order under UVM_DIRTY_AUTO.
+ *
+ * Randomized tests print their seed; UVM_TEST_SEED=n replays one.  When
+ * the uffd method is unavailable its runs are left out, the reason is
+ * printed, and the program exits 77 (skip) if everything else passed.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <grp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uvm.h>
+
+static size_t ps;
+static int have_uffd;
+static int nmethods;                       /* loop end: 1 or 2 */
+static const int methods[2] = { UVM_DIRTY_UFFD, UVM_DIRTY_MPROTECT };
+static const int method_order[2] = { UVM_DIRTY_MPROTECT, UVM_DIRTY_UFFD };
+
+static void setup(void) { ps = uvm_pagesize(); }
+
+/* Loop index -> method; the mprotect method runs first when uffd is
+ * missing so that the loop can simply be shorter. */
+static int method_of(int i)
+{
+    return have_uffd ? methods[i] : method_order[i];
+}
+
+static unsigned seed_get(const char *what)
+{
+    const char *e = getenv("UVM_TEST_SEED");
+    unsigned s = e ? (unsigned)strtoul(e, NULL, 0) : (unsigned)getpid() ^
+                                                         (unsigned)time(NULL);
+    fprintf(stderr, "%s: seed %u (UVM_TEST_SEED=%u to replay)\n", what, s, s);
+    return s;
+}
+
+static char *map_anon(size_t npages)
+{
+    char *p = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    return p;
+}
+
+static uvm_tracker *start(void *p, size_t npages, int method)
+{
+    uvm_tracker *t = uvm_dirty_start(p, npages * ps, method);
+    ck_assert_msg(t != NULL, "uvm_dirty_start: %s", strerror(errno));
+    return t;
+}
+
+static size_t map_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    size_t n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* ---- A. arguments and handles ---- */
+
+START_TEST(start_rejects_bad_arguments)
+{
+    char *p = map_anon(4);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(p + 1, ps, UVM_DIRTY_AUTO));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(p, 0, UVM_DIRTY_AUTO));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(p, ps + 1, UVM_DIRTY_AUTO));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(p, ps, 42));
+    ck_assert_int_eq(errno, EINVAL);
+    munmap(p + 2 * ps, ps);
+    errno = 0;                                   /* a hole in the range */
+    ck_assert_ptr_null(uvm_dirty_start(p, 4 * ps, UVM_DIRTY_AUTO));
+    ck_assert_int_eq(errno, ENOMEM);
+}
+END_TEST
+
+START_TEST(overlapping_trackers_are_eexist)
+{
+    int m = method_of(_i);
+    char *p = map_anon(8);
+    uvm_tracker *t = start(p, 4, m);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(p + 3 * ps, 2 * ps, UVM_DIRTY_AUTO));
+    ck_assert_int_eq(errno, EEXIST);
+    uvm_tracker *u = start(p + 4 * ps, 4, m);    /* adjacent is fine */
+    ck_assert_int_eq(uvm_dirty_stop(u), 0);
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
+}
+END_TEST
+
+START_TEST(null_buffer_with_nonzero_max_is_einval_and_max_zero_resets)
+{
+    int m = method_of(_i);
+    char *p = map_anon(4);
+    uvm_tracker *t = start(p, 4, m);
+    p[0] = 1;
+    errno = 0;
+    ck_assert_int_eq(uvm_dirty(t, NULL, 1), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(uvm_dirty_runs(t, NULL, 1), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(uvm_dirty(t, NULL, 0), 0);          /* reset only */
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 0);
+    p[ps] = 1;
+    ck_assert_int_eq(uvm_dirty_runs(t, NULL, 0), 0);
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 0);
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
+}
+END_TEST
+
+START_TEST(stale_or_foreign_tracker_is_einval)
+{
+    int m = method_of(_i);
+    char *p = map_anon(2);
+    uvm_tracker *t = start(p, 2, m);
+    ck_assert_str_eq(uvm_dirty_method(t),
+                     m == UVM_DIRTY_UFFD ? "uffd-wp-async" : "mprotect");
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
+    void *pages[2];
+    errno = 0;
+    ck_assert_int_eq(uvm_dirty(t, pages, 2), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(uvm_dirty_stop(t), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_method(t));
+    ck_assert_int_eq(errno, EINVAL);
+    long junk[64] = { 0 };
+    errno = 0;
+    ck_assert_int_eq(uvm_dirty((uvm_tracker *)junk, pages, 2), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(uvm_dirty_stop(NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    p[0] = 1;                   /* the range is ordinary memory again */
+}
+END_TEST
+
+START_TEST(softdirty_is_enotsup_where_it_does_not_work)
+{
+    char *p = map_anon(2);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(p, 2 * ps, UVM_DIRTY_SOFTDIRTY));
+    ck_assert_int_eq(errno, ENOTSUP);
+}
+END_TEST
+
+/* ---- B. basic correctness, small (10) and larger (5120) ranges ---- */
+
+static const size_t sizes[2] = { 10, 5120 };
+
+START_TEST(fresh_range_reports_nothing)
+{
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        char *p = map_anon(n);
+        memset(p, 1, n * ps);                    /* populated before */
+        uvm_tracker *t = start(p, n, method_of(_i));
+        struct uvm_run r[4];
+        ck_assert_int_eq(uvm_dirty_runs(t, r, 4), 0);
+        uvm_dirty_stop(t);
+        munmap(p, n * ps);
+    }
+}
+END_TEST
+
+START_TEST(every_page_written_is_one_run)
+{
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        char *p = map_anon(n);
+        uvm_tracker *t = start(p, n, method_of(_i));
+        for (size_t i = 0; i < n; i++)
+            p[i * ps] = 1;
+        struct uvm_run r[4];
+        ck_assert_int_eq(uvm_dirty_runs(t, r, 4), 1);
+        ck_assert_ptr_eq(r[0].start, p);
+        ck_assert_uint_eq(r[0].npages, n);
+        ck_assert_int_eq(uvm_dirty_runs(t, r, 4), 0);   /* then clean */
+        uvm_dirty_stop(t);
+        munmap(p, n * ps);
+    }
+}
+END_TEST
+
+START_TEST(all_but_first_and_last_is_one_run_of_n_minus_2)
+{
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        char *p = map_anon(n);
+        uvm_tracker *t = start(p, n, method_of(_i));
+        memset(p, 1, n * ps);
+        ck_assert_int_eq(uvm_dirty(t, NULL, 0), 0);
+        for (size_t i = 1; i + 1 < n; i++)
+            p[i * ps] = 2;
+        struct uvm_run r[4];
+        ck_assert_int_eq(uvm_dirty_runs(t, r, 4), 1);
+        ck_assert_ptr_eq(r[0].start, p + ps);
+        ck_assert_uint_eq(r[0].npages, n - 2);
+        ck_assert_int_eq(uvm_dirty_runs(t, r, 4), 0);    /* scenario 8 */
+        uvm_dirty_stop(t);
+        munmap(p, n * ps);
+    }
+}
+END_TEST
+
+START_TEST(single_page_alone_and_two_adjacent_pages_as_one_run)
+{
+    size_t n = 10;
+    char *p = map_anon(n);
+    uvm_tracker *t = start(p, n, method_of(_i));
+    p[5 * ps] = 1;
+    void *pages[10];
+    ck_assert_int_eq(uvm_dirty(t, pages, 10), 1);
+    ck_assert_ptr_eq(pages[0], p + 5 * ps);
+    p[4 * ps + 7] = 1;
+    p[5 * ps + 9] = 1;
+    struct uvm_run r[2];
+    ck_assert_int_eq(uvm_dirty_runs(t, r, 2), 1);
+    ck_assert_ptr_eq(r[0].start, p + 4 * ps);
+    ck_assert_uint_eq(r[0].npages, 2);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+START_TEST(alternating_pattern_gives_n_over_2_runs)
+{
+    size_t n = 5120;
+    char *p = map_anon(n);
+    uvm_tracker *t = start(p, n, method_of(_i));
+    for (size_t i = 0; i < n; i += 2)
+        p[i * ps] = 1;
+    struct uvm_run *r = calloc(n, sizeof *r);
+    ck_assert_int_eq(uvm_dirty_runs(t, r, n), (ssize_t)(n / 2));
+    for (size_t i = 0; i < n / 2; i++) {
+        ck_assert_ptr_eq(r[i].start, p + 2 * i * ps);
+        ck_assert_uint_eq(r[i].npages, 1);
+    }
+    free(r);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+/* ---- C. partial reads and resumption ---- */
+
+START_TEST(small_budget_collects_in_calls_that_sum_to_the_writes)
+{
+    size_t n = 5120, written = 0;
+    char *p = map_anon(n);
+    uvm_tracker *t = start(p, n, method_of(_i));
+    for (size_t i = 0; i < n; i += 3, written++)
+        p[i * ps] = 1;
+    void *pages[100];
+    size_t total = 0;
+    void *last = NULL;
+    ssize_t k;
+    while ((k = uvm_dirty(t, pages, 100)) > 0) {
+        for (ssize_t j = 0; j < k; j++) {
+            ck_assert((char *)pages[j] > (char *)last);   /* ascending */
+            last = pages[j];
+        }
+        total += (size_t)k;
+        if ((size_t)k < 100)
+            break;
+    }
+    ck_assert_int_ge(k, 0);
+    ck_assert_uint_eq(total, written);
+    ck_assert_int_eq(uvm_dirty(t, pages, 100), 0);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+/* Scenario 13 (and 14): tiny vectors over random patterns; every written
+ * page exactly once, never twice (the walk_end quirk of 6.4). */
+START_TEST(random_patterns_with_tiny_vectors_report_each_page_once)
+{
+    size_t n = 2048;
+    char *p = map_anon(n);
+    uvm_tracker *t = start(p, n, method_of(_i));
+    unsigned seed = seed_get("random_patterns");
+    unsigned char *want = calloc(n, 1), *got = calloc(n, 1);
+    for (int round = 0; round < 100; round++) {
+        memset(want, 0, n);
+        memset(got, 0, n);
+        size_t nw = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rand_r(&seed) % 4 == 0) {
+                p[i * ps] = (char)round;
+                want[i] = 1;
+                nw++;
+            }
+        size_t vec = 1 + (size_t)rand_r(&seed) % 7, seen = 0;
+        struct uvm_run r[8];
+        ssize_t k;
+        do {
+            k = uvm_dirty_runs(t, r, vec);
+            ck_assert_int_ge(k, 0);
+            for (ssize_t j = 0; j < k; j++)
+                for (size_t q = 0; q < r[j].npages; q++) {
+                    size_t idx = (size_t)((char *)r[j].start - p) / ps + q;
+                    ck_assert_uint_lt(idx, n);
+                    ck_assert_msg(!got[idx], "page %zu reported twice", idx);
+                    ck_assert_msg(want[idx], "page %zu never written", idx);
+                    got[idx] = 1;
+                    seen++;
+                }
+        } while ((size_t)k == vec);
+        ck_assert_uint_eq(seen, nw);
+    }
+    free(want);
+    free(got);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+/* ---- D. isolation and repetition ---- */
+
+START_TEST(two_trackers_are_independent)
+{
+    int m = method_of(_i);
+    char *p = map_anon(8);
+    uvm_tracker *a = start(p, 4, m), *b = start(p + 4 * ps, 4, m);
+    p[0] = 1;
+    p[5 * ps] = 1;
+    ck_assert_int_eq(uvm_dirty(a, NULL, 0), 0);            /* reset a */
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(b, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], p + 5 * ps);
+    ck_assert_int_eq(uvm_dirty(a, pages, 4), 0);
+    uvm_dirty_stop(a);
+    uvm_dirty_stop(b);
+}
+END_TEST
+
+START_TEST(one_page_hundred_cycles_of_clean_write_dirty)
+{
+    char *p = map_anon(1);
+    uvm_tracker *t = start(p, 1, method_of(_i));
+    void *page;
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(uvm_dirty(t, &page, 1), 0);
+        p[i] = (char)i;
+        ck_assert_int_eq(uvm_dirty(t, &page, 1), 1);
+        ck_assert_ptr_eq(page, p);
+    }
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+/* ---- E. other VM operations ---- */
+
+START_TEST(protection_changes_alone_never_dirty_a_page)
+{
+    /* uffd only: under the mprotect method the tracker owns protection. */
+    char *p = map_anon(4);
+    memset(p, 1, 4 * ps);
+    uvm_tracker *t = start(p, 4, UVM_DIRTY_UFFD);
+    ck_assert_int_eq(uvm_protn(p, 4, PROT_NONE), 0);
+    ck_assert_int_eq(uvm_protn(p, 4, PROT_READ), 0);
+    ck_assert_int_eq(uvm_protn(p, 4, PROT_READ | PROT_WRITE), 0);
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 0);
+    p[2 * ps] = 3;
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], p + 2 * ps);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+START_TEST(madv_dontneed_reports_the_page_dirty)
+{
+    char *p = map_anon(4);
+    memset(p, 1, 4 * ps);
+    uvm_tracker *t = start(p, 4, UVM_DIRTY_UFFD);
+    ck_assert_int_eq(madvise(p + ps, ps, MADV_DONTNEED), 0);
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);     /* conservative */
+    ck_assert_ptr_eq(pages[0], p + ps);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+START_TEST(reading_unpopulated_pages_is_not_a_write)
+{
+    char *p = map_anon(8);
+    uvm_tracker *t = start(p, 8, method_of(_i));
+    volatile char sum = 0;
+    for (int i = 0; i < 8; i++)
+        sum += p[i * ps];
+    void *pages[8];
+    ck_assert_int_eq(uvm_dirty(t, pages, 8), 0);
+    p[7 * ps] = 1;                                   /* first write counts */
+    ck_assert_int_eq(uvm_dirty(t, pages, 8), 1);
+    ck_assert_ptr_eq(pages[0], p + 7 * ps);
+    uvm_dirty_stop(t);
+    (void)sum;
+}
+END_TEST
+
+START_TEST(remapped_page_then_prot_cycles_then_writes_are_all_reported)
+{
+    /* Scenario 17: MAP_FIXED over a page, track again, cycle protection. */
+    int m = method_of(_i);
+    char *p = map_anon(4);
+    ck_assert_ptr_eq(mmap(p + ps, ps, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                     p + ps);
+    uvm_tracker *t = start(p, 4, m);
+    if (m == UVM_DIRTY_UFFD) {
+        ck_assert_int_eq(uvm_protn(p, 4, PROT_NONE), 0);
+        ck_assert_int_eq(uvm_protn(p, 4, PROT_READ), 0);
+        ck_assert_int_eq(uvm_protn(p, 4, PROT_READ | PROT_WRITE), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        p[i * ps] = 1;
+    struct uvm_run r[4];
+    ck_assert_int_eq(uvm_dirty_runs(t, r, 4), 1);
+    ck_assert_uint_eq(r[0].npages, 4);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+START_TEST(fork_child_has_no_tracking_and_parent_is_unaffected)
+{
+    int m = method_of(_i);
+    char *p = map_anon(4);
+    uvm_tracker *t = start(p, 4, m);
+    p[0] = 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *pages[4];
+        p[ps] = 1;
+        ssize_t k = uvm_dirty(t, pages, 4);
+        int ok = m == UVM_DIRTY_UFFD ? (k == -1 && errno == EPERM)
+                                     : k == 2;  /* inherited: sees both */
+        ok = ok && uvm_dirty_stop(t) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);     /* only the parent's */
+    ck_assert_ptr_eq(pages[0], p);
+    p[3 * ps] = 1;
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], p + 3 * ps);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+/* Scenario 28: read(2) into a tracked page. */
+START_TEST(read_syscall_into_tracked_page_is_reported)
+{
+    int m = method_of(_i);
+    char *p = map_anon(4);
+    memset(p, 0, 4 * ps);
+    uvm_tracker *t = start(p, 4, m);
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    ck_assert_int_eq(write(fd[1], "hello", 5), 5);
+    if (m == UVM_DIRTY_MPROTECT) {
+        errno = 0;            /* the kernel does not trap: EFAULT */
+        ck_assert_int_eq(read(fd[0], p + 2 * ps, 5), -1);
+        ck_assert_int_eq(errno, EFAULT);
+        ck_assert_int_eq(uvm_touch(p + 2 * ps, 5, UVM_ACCESS_WRITE), 0);
+    }
+    ck_assert_int_eq(read(fd[0], p + 2 * ps, 5), 5);
+    ck_assert_int_eq(memcmp(p + 2 * ps, "hello", 5), 0);
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], p + 2 * ps);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+/* Scenario 31: MAP2, writes through the alias are not reported on the
+ * tracked view; writes through the tracked view are. */
+START_TEST(map2_alias_write_is_not_reported_on_tracked_view)
+{
+    int m = method_of(_i);
+    char *a = uvm_alloc(4 * ps, PROT_READ | PROT_WRITE);
+    char *b = uvm_map2(a, 4 * ps, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(b);
+    uvm_tracker *t = start(a, 4, m);
+    b[ps] = 'b';
+    ck_assert_int_eq(a[ps], 'b');
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 0);
+    a[3 * ps] = 'a';
+    ck_assert_int_eq(b[3 * ps], 'a');
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], a + 3 * ps);
+    uvm_dirty_stop(t);
+    uvm_free(a, 4 * ps);
+    uvm_free(b, 4 * ps);
+}
+END_TEST
+
+START_TEST(uffd_keeps_the_mapping_count_constant)
+{
+    size_t n = 4096;
+    char *p = map_anon(n);
+    uvm_tracker *t = start(p, n, UVM_DIRTY_UFFD);
+    size_t before = map_count();
+    for (size_t i = 0; i < n; i += 2)
+        p[i * ps] = 1;
+    ck_assert_uint_eq(map_count(), before);
+    ck_assert_int_eq(uvm_dirty(t, NULL, 0), 0);
+    ck_assert_uint_eq(map_count(), before);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+START_TEST(mprotect_method_fails_cleanly_beyond_the_mapping_budget)
+{
+    size_t n = 1u << 18;                              /* 1 GiB */
+    char *p = map_anon(n);
+    /* Warm up: the first fault maps the thread's record (thread.c). */
+    uvm_tracker *w = start(p, 1, UVM_DIRTY_MPROTECT);
+    p[0] = 1;
+    uvm_dirty_stop(w);
+    size_t before = map_count();
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(p, n * ps, UVM_DIRTY_MPROTECT));
+    ck_assert_int_eq(errno, ENOMEM);
+    ck_assert_uint_eq(map_count(), before);
+    p[0] = 1;                                  /* nothing left protected */
+    /* Within the budget, splits are undone by the next uvm_dirty. */
+    uvm_tracker *t = start(p, 4096, UVM_DIRTY_MPROTECT);
+    for (size_t i = 0; i < 4096; i += 2)
+        p[i * ps] = 1;
+    ck_assert_uint_gt(map_count(), before + 1000);
+    ck_assert_int_eq(uvm_dirty(t, NULL, 0), 0);
+    ck_assert_uint_le(map_count(), before + 2);
+    uvm_dirty_stop(t);
+    ck_assert_uint_le(map_count(), before);
+}
+END_TEST
+
+/* ---- F. concurrency (scenario 23) ---- */
+
+#define WRITERS 6
+#define PER_WRITER 8
+#define ITERATIONS 1000
+
+struct race {
+    char *p;
+    size_t n;
+    pthread_barrier_t go, done;
+    unsigned char written[WRITERS * 64];     /* per iteration */
+    unsigned seed;
+};
+
+static void *race_writer(void *arg)
+{
+    struct race *r = arg;
+    static _Atomic int next_id;
+    int id = atomic_fetch_add(&next_id, 1) % WRITERS;
+    unsigned seed = r->seed + (unsigned)id;
+    for (int it = 0; it < ITERATIONS; it++) {
+        pthread_barrier_wait(&r->go);
+        for (int k = 0; k < PER_WRITER; k++) {
+            size_t pg = (size_t)id * 64 + (size_t)rand_r(&seed) % 64;
+            r->p[pg * ps + 8] = (char)it;
+            r->written[pg] = 1;
+        }
+        pthread_barrier_wait(&r->done);
+    }
+    return NULL;
+}
+
+static void race_mark(struct race *r, void **pages, ssize_t k,
+                      unsigned char *seen)
+{
+    for (ssize_t j = 0; j < k; j++)
+        seen[((char *)pages[j] - r->p) / (ptrdiff_t)ps] = 1;
+}
+
+START_TEST(concurrent_writers_never_lose_a_write)
+{
+    static struct race r;
+    r.n = WRITERS * 64;
+    r.p = map_anon(r.n);
+    r.seed = seed_get("concurrent_writers");
+    pthread_barrier_init(&r.go, NULL, WRITERS + 1);
+    pthread_barrier_init(&r.done, NULL, WRITERS + 1);
+    uvm_tracker *t = start(r.p, r.n, method_of(_i));
+    pthread_t th[WRITERS];
+    for (int i = 0; i < WRITERS; i++)
+        pthread_create(&th[i], NULL, race_writer, &r);
+    void *pages[WRITERS * 64];
+    unsigned char seen[WRITERS * 64];
+    unsigned long twice = 0;
+    for (int it = 0; it < ITERATIONS; it++) {
+        memset(r.written, 0, sizeof r.written);
+        memset(seen, 0, sizeof seen);
+        pthread_barrier_wait(&r.go);
+        ssize_t k = uvm_dirty(t, pages, r.n);      /* races the writers */
+        ck_assert_int_ge(k, 0);
+        race_mark(&r, pages, k, seen);
+        pthread_barrier_wait(&r.done);
+        k = uvm_dirty(t, pages, r.n);
+        ck_assert_int_ge(k, 0);
+        for (ssize_t j = 0; j < k; j++) {
+            size_t idx = (size_t)((char *)pages[j] - r.p) / ps;
+            twice += seen[idx];
+            seen[idx] = 1;
+        }
+        for (size_t i = 0; i < r.n; i++)
+            ck_assert_msg(!r.written[i] || seen[i],
+                          "iteration %d: write to page %zu lost", it, i);
+    }
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(th[i], NULL);
+    fprintf(stderr, "concurrent_writers(%s): %lu pages reported twice "
+                    "(tolerated)\n", uvm_dirty_method(t), twice);
+    uvm_dirty_stop(t);
+}
+END_TEST
+
+/* ---- fallbacks ---- */
+
+static int deny_userfaultfd(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+           prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+/* In the child: AUTO must give a working tracker of the expected method. */
+static int child_tracks(const char *expect)
+{
+    char *p = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uvm_tracker *t = uvm_dirty_start(p, 4 * ps, UVM_DIRTY_AUTO);
+    if (t == NULL || strcmp(uvm_dirty_method(t), expect) != 0)
+        return 0;
+    p[2 * ps] = 1;
+    void *pages[4];
+    return uvm_dirty(t, pages, 4) == 1 && pages[0] == p + 2 * ps &&
+           uvm_dirty_stop(t) == 0;
+}
+
+static void run_child(int (*body)(void))
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(body() ? 0 : 1);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
+}
+
+static int seccomp_body(void)
+{
+    if (!deny_userfaultfd())
+        return 0;
+    char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = 0;
+    if (uvm_dirty_start(p, ps, UVM_DIRTY_UFFD) != NULL || errno != ENOTSUP)
+        return 0;
+    return child_tracks("mprotect");
+}
+
+START_TEST(auto_falls_back_to_mprotect_when_seccomp_denies_userfaultfd)
+{
+    run_child(seccomp_body);
+}
+END_TEST
+
+static int unprivileged_body(void)
+{
+    if (getuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+                          setuid(65534) != 0))
+        return 0;
+    /* setuid made us non-dumpable, which closes /proc/self/pagemap to us;
+     * a program started as that user would be dumpable. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    return child_tracks(have_uffd ? "uffd-wp-async" : "mprotect");
+}
+
+START_TEST(unprivileged_process_tracks_with_user_mode_only_uffd)
+{
+    run_child(unprivileged_body);
+}
+END_TEST
+
+/* ---- 1 GiB ---- */
+
+START_TEST(one_gib_written_in_random_order_is_tracked_by_auto)
+{
+    size_t n = 1u << 18;
+    char *p = map_anon(n);
+    uvm_tracker *t = start(p, n, UVM_DIRTY_AUTO);
+    unsigned seed = seed_get("one_gib");
+    uint32_t *order = malloc(n * sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)rand_r(&seed) % (i + 1);
+        uint32_t x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[(size_t)order[i] * ps] = 1;
+    free(order);
+    void **pages = malloc(n * sizeof *pages);
+    ck_assert_int_eq(uvm_dirty(t, pages, n), (ssize_t)n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_ptr_eq(pages[i], p + i * ps);
+    ck_assert_int_eq(uvm_dirty(t, pages, n), 0);
+    free(pages);
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
+    munmap(p, n * ps);
+}
+END_TEST
+
+static Suite *dirty_suite(void)
+{
+    Suite *s = suite_create("dirty");
+    TCase *tc = tcase_create("dirty");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, start_rejects_bad_arguments);
+    tcase_add_test(tc, softdirty_is_enotsup_where_it_does_not_work);
+    tcase_add_loop_test(tc, overlapping_trackers_are_eexist, 0, nmethods);
+    tcase_add_loop_test(tc, null_buffer_with_nonzero_max_is_einval_and_max_zero_resets, 0, nmethods);
+    tcase_add_loop_test(tc, stale_or_foreign_tracker_is_einval, 0, nmethods);
+    tcase_add_loop_test(tc, fresh_range_reports_nothing, 0, nmethods);
+    tcase_add_loop_test(tc, every_page_written_is_one_run, 0, nmethods);
+    tcase_add_loop_test(tc, all_but_first_and_last_is_one_run_of_n_minus_2, 0, nmethods);
+    tcase_add_loop_test(tc, single_page_alone_and_two_adjacent_pages_as_one_run, 0, nmethods);
+    tcase_add_loop_test(tc, alternating_pattern_gives_n_over_2_runs, 0, nmethods);
+    tcase_add_loop_test(tc, small_budget_collects_in_calls_that_sum_to_the_writes, 0, nmethods);
+    tcase_add_loop_test(tc, random_patterns_with_tiny_vectors_report_each_page_once, 0, nmethods);
+    tcase_add_loop_test(tc, two_trackers_are_independent, 0, nmethods);
+    tcase_add_loop_test(tc, one_page_hundred_cycles_of_clean_write_dirty, 0, nmethods);
+    tcase_add_loop_test(tc, reading_unpopulated_pages_is_not_a_write, 0, nmethods);
+    tcase_add_loop_test(tc, remapped_page_then_prot_cycles_then_writes_are_all_reported, 0, nmethods);
+    tcase_add_loop_test(tc, fork_child_has_no_tracking_and_parent_is_unaffected, 0, nmethods);
+    tcase_add_loop_test(tc, read_syscall_into_tracked_page_is_reported, 0, nmethods);
+    tcase_add_loop_test(tc, map2_alias_write_is_not_reported_on_tracked_view, 0, nmethods);
+    tcase_add_loop_test(tc, concurrent_writers_never_lose_a_write, 0, nmethods);
+    tcase_add_test(tc, mprotect_method_fails_cleanly_beyond_the_mapping_budget);
+    tcase_add_test(tc, auto_falls_back_to_mprotect_when_seccomp_denies_userfaultfd);
+    tcase_add_test(tc, unprivileged_process_tracks_with_user_mode_only_uffd);
+    tcase_add_test(tc, one_gib_written_in_random_order_is_tracked_by_auto);
+    if (have_uffd) {
+        tcase_add_test(tc, protection_changes_alone_never_dirty_a_page);
+        tcase_add_test(tc, madv_dontneed_reports_the_page_dirty);
+        tcase_add_test(tc, uffd_keeps_the_mapping_count_constant);
+    }
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    ps = uvm_pagesize();
+    /* Probe in a child, so that the test processes probe for themselves. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        _exit(uvm_dirty_start(p, ps, UVM_DIRTY_UFFD) != NULL ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    have_uffd = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    nmethods = have_uffd ? 2 : 1;
+    if (!have_uffd)
+        fprintf(stderr, "test-dirty: the uffd method is unavailable here "
+                        "(userfaultfd WP_ASYNC/PAGEMAP_SCAN, Linux 6.7); "
+                        "only the mprotect method was tested\n");
+    SRunner *sr = srunner_create(dirty_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (failed)
+        return EXIT_FAILURE;
+    return have_uffd ? EXIT_SUCCESS : 77;
+}
