@@ -20,8 +20,8 @@
  * with errno set and never abort.  Addresses and lengths measured in pages
  * must be page-aligned (else EINVAL); a zero length is EINVAL.  Functions
  * marked "AS-safe" may be called from a region handler (signal context).
- * Functions whose implementation has not landed yet fail with ENOSYS; the
- * README lists them.
+ * Functions whose implementation has not landed yet (the snapshots) fail
+ * with ENOSYS; the README lists them.
  *
  * Compile and link with: pkg-config --cflags --libs uvm
  */
@@ -137,7 +137,11 @@ struct uvm_run { void *start; size_t npages; };
 enum { UVM_DIRTY_AUTO = 0, UVM_DIRTY_UFFD = 1,
        UVM_DIRTY_MPROTECT = 2, UVM_DIRTY_SOFTDIRTY = 3 };
 
-/* Not available yet: fail with ENOSYS (see the README). */
+/* Track writes to the mapped range [addr, addr+len) with method (AUTO picks
+ * the fastest that works: userfaultfd WP_ASYNC, then mprotect).  uvm_dirty
+ * stores up to max addresses of pages written since the previous call in
+ * ascending order (max 0: reset only); pages not stored stay dirty.  See
+ * uvm_dirty(3) for errors and for what each method sees.  Not AS-safe. */
 UVM_EXPORT uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method);
 UVM_EXPORT ssize_t      uvm_dirty(uvm_tracker *t, void **pages, size_t max);
 UVM_EXPORT ssize_t      uvm_dirty_runs(uvm_tracker *t, struct uvm_run *runs,
@@ -147,7 +151,11 @@ UVM_EXPORT const char  *uvm_dirty_method(const uvm_tracker *t);
 
 /* ---- MAP2 ----------------------------------------------------------- */
 
-/* Not available yet: fail with ENOSYS (see the README). */
+/* uvm_alloc: zeroed shareable memory (a sealed memfd object).  uvm_map2:
+ * the same pages as [addr, addr+len) of such memory at a new address with
+ * its own protection (EINVAL for memory not from uvm_alloc/uvm_map2).
+ * uvm_free: unmap all or part of a view; the pages go with the last view.
+ * Lengths are rounded up to whole pages.  See uvm_map2(3).  Not AS-safe. */
 UVM_EXPORT void *uvm_alloc(size_t len, int prot);
 UVM_EXPORT void *uvm_map2(void *addr, size_t len, int prot);
 UVM_EXPORT int   uvm_free(void *addr, size_t len);

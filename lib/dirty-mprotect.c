@@ -208,21 +208,19 @@ static void mp_take_word(struct uvm_tracker *t, size_t w,
 
 static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 {
-    int any = 0;
     for (size_t w = 0; w < t->u.mp.nwords; w++) {
         if (atomic_load_explicit(&t->u.mp.bits[w], memory_order_relaxed) == 0)
             continue;
-        any = 1;
         if (s->max == 0)
             atomic_store(&t->u.mp.bits[w], 0);
         else if (!uvm__sink_full(s))
             mp_take_word(t, w, s);
     }
-    if (!any)
-        return 0;
     /* Bits first, protection second: a write between the two lands on a
      * page being reported now.  Pages left dirty by a full sink become
-     * read-only too; their bits stay set. */
+     * read-only too; their bits stay set.  Re-protect even when no bit was
+     * set: a uvm_prot* call may have made pages of the range writable
+     * behind the tracker's back, and their writes would be lost. */
     int rc = uvm__prot_set(t->start, t->end - t->start,
                            t->u.mp.prot & ~PROT_WRITE);
     if (rc < 0)

@@ -10,10 +10,12 @@
  * methods are dirty-uffd.c and dirty-mprotect.c (dirty-int.h); soft-dirty
  * is only probed.
  *
- * Method choice for UVM_DIRTY_AUTO, fastest first, each probed at run time
- * by a real round trip, never from headers (dirty-tracking.md 8):
- *  1. uffd-wp-async: ~2 us per dirtied page, mapping count constant;
- *  2. mprotect: 5-7x that, splits mappings, budgeted (ENOMEM);
+ * Method choice for UVM_DIRTY_AUTO, fastest first (dirty-tracking.md 8).
+ * userfaultfd is probed once by a real round trip, never from headers;
+ * mprotect needs no probe (its failures surface at start):
+ *  1. uffd-wp-async: ~1.0 us per dirtied page here (bench/uvm-bench-dirty),
+ *     mapping count constant;
+ *  2. mprotect: 7-10x that, splits mappings, budgeted (ENOMEM);
  *  3. soft-dirty: never chosen.  The probe (a write must set pagemap bit
  *     55 after clear_refs "4" cleared it) fails where CONFIG_MEM_SOFT_DIRTY
  *     is off; where it passes there is still no method behind it, because

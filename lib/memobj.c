@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 struct vtab {
@@ -193,6 +194,12 @@ int uvm__memobj_alloc(size_t len, int prot, void **out)
     o->nviews = 0;
     o->fd = memfd_create("uvm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     int rc = o->fd < 0 ? -errno : 0;
+    /* Growing a file past RLIMIT_FSIZE raises SIGXFSZ, which kills by
+     * default: refuse first, never crash. */
+    struct rlimit fsz;
+    if (rc == 0 && getrlimit(RLIMIT_FSIZE, &fsz) == 0 &&
+        fsz.rlim_cur != RLIM_INFINITY && (rlim_t)len > fsz.rlim_cur)
+        rc = -ENOMEM;
     if (rc == 0 && ftruncate(o->fd, (off_t)len) != 0)
         rc = -errno;
     if (rc == 0 && fcntl(o->fd, F_ADD_SEALS,

@@ -7,7 +7,8 @@
  * Like pmap under vm_map: prot.c decides what to change and keeps it all
  * or nothing; the backend only asks the kernel.  Today there is one
  * backend, mprotect (prot-mprotect.c); userfaultfd write-protection for
- * write-only changes arrives with the DIRTY issue and plugs in here.
+ * write-only changes (issue 3's faster PROT path, not built yet) would
+ * plug in here.
  */
 #ifndef UVM_PROT_BACKEND_H
 #define UVM_PROT_BACKEND_H

@@ -764,6 +764,26 @@ START_TEST(one_gib_written_in_random_order_is_tracked_by_auto)
 }
 END_TEST
 
+/* The mprotect method owns its range's protection: a uvm_unprot behind
+ * its back is undone by the next uvm_dirty, even one that finds nothing,
+ * so later writes are seen again. */
+START_TEST(mprotect_method_reprotects_after_a_foreign_unprot)
+{
+    size_t n = 4;
+    char *p = map_anon(n);
+    uvm_tracker *t = start(p, n, UVM_DIRTY_MPROTECT);
+    void *pages[4];
+    ck_assert_int_eq(uvm_unprot(p + ps, PROT_READ | PROT_WRITE), 0);
+    p[ps] = 1;                      /* invisible to this method: no fault */
+    __asm__ __volatile__("" : : : "memory");
+    ck_assert_int_ge(uvm_dirty(t, pages, 4), 0);
+    *(volatile char *)(p + ps) = 2; /* after the call: must be seen */
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], p + ps);
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
+}
+END_TEST
+
 static Suite *dirty_suite(void)
 {
     Suite *s = suite_create("dirty");
@@ -775,6 +795,7 @@ static Suite *dirty_suite(void)
     tcase_add_loop_test(tc, overlapping_trackers_are_eexist, 0, nmethods);
     tcase_add_loop_test(tc, null_buffer_with_nonzero_max_is_einval_and_max_zero_resets, 0, nmethods);
     tcase_add_loop_test(tc, stale_or_foreign_tracker_is_einval, 0, nmethods);
+    tcase_add_test(tc, mprotect_method_reprotects_after_a_foreign_unprot);
     tcase_add_loop_test(tc, fresh_range_reports_nothing, 0, nmethods);
     tcase_add_loop_test(tc, every_page_written_is_one_run, 0, nmethods);
     tcase_add_loop_test(tc, all_but_first_and_last_is_one_run_of_n_minus_2, 0, nmethods);

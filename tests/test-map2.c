@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -59,6 +60,21 @@ START_TEST(alloc_is_zeroed_page_aligned_and_rounds_up)
         ck_assert_uint_eq(p[i], 0);
     p[4 * ps - 1] = 1;                    /* the rounded-up page exists */
     ck_assert_int_eq(uvm_free(p, 4 * ps), 0);
+}
+END_TEST
+
+/* A memory object is a file: growing it past RLIMIT_FSIZE would raise
+ * SIGXFSZ and kill the process.  uvm_alloc refuses first. */
+START_TEST(alloc_past_the_file_size_limit_is_enomem_not_sigxfsz)
+{
+    struct rlimit rl = { 16 * ps, RLIM_INFINITY };
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    errno = 0;
+    ck_assert_ptr_null(uvm_alloc(64 * ps, PROT_READ | PROT_WRITE));
+    ck_assert_int_eq(errno, ENOMEM);
+    void *p = uvm_alloc(16 * ps, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(uvm_free(p, 16 * ps), 0);
 }
 END_TEST
 
@@ -282,6 +298,7 @@ static Suite *map2_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, alloc_is_zeroed_page_aligned_and_rounds_up);
     tcase_add_test(tc, alloc_rejects_zero_length_and_bad_prot);
+    tcase_add_test(tc, alloc_past_the_file_size_limit_is_enomem_not_sigxfsz);
     tcase_add_test(tc, map2_writes_are_seen_through_both_views);
     tcase_add_test(tc, map2_visibility_both_ways_with_one_view_prot_none);
     tcase_add_test(tc, map2_of_memory_not_ours_is_einval);
