@@ -1,0 +1,58 @@
+#!/bin/sh
+# check.sh: make check for uvm-gc.  Runs both workloads at small sizes in
+# every mode (stop, soft, vm, vm --concurrent) and compares the outputs with
+# each other and, for binary-trees 10, with the committed expected output,
+# which the malloc-based reference must also reproduce.
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 The libuvm authors.  See LICENSE.
+set -u
+srcdir=${srcdir:-.}
+here=examples/gc
+exp=$srcdir/examples/gc/binary-trees-10.expected
+tmp=${TMPDIR:-/tmp}/uvm-gc-check.$$
+mkdir -p "$tmp" || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+run() {    # name, then the command
+    name=$1; shift
+    if "$@" > "$tmp/$name.out" 2> "$tmp/$name.err"; then
+        echo "ok   $name"
+    else
+        echo "FAIL $name (exit $?)"; cat "$tmp/$name.err"; fail=1
+    fi
+}
+same() {   # name, file, reference
+    if cmp -s "$2" "$3"; then echo "ok   $1"
+    else echo "FAIL $1"; diff "$3" "$2" | head -20; fail=1; fi
+}
+
+run ref $here/binary-trees-ref 10
+same ref-matches-expected "$tmp/ref.out" "$exp"
+for m in stop soft vm; do
+    run bt-$m $here/uvm-gc --mode $m --heap 0.25 binary-trees 10
+    same bt-$m-matches-expected "$tmp/bt-$m.out" "$exp"
+    run gcb-$m $here/uvm-gc --mode $m --heap 4 gcbench 14 12 12 50000
+done
+run bt-vm-conc $here/uvm-gc --mode vm --concurrent --heap 0.25 binary-trees 10
+same bt-vm-conc-matches-expected "$tmp/bt-vm-conc.out" "$exp"
+run gcb-vm-conc $here/uvm-gc --mode vm --concurrent --heap 4 gcbench 14 12 12 50000
+for m in soft vm vm-conc; do
+    same gcb-$m-matches-stop "$tmp/gcb-$m.out" "$tmp/gcb-stop.out"
+done
+grep -q '^Completed$' "$tmp/gcb-stop.out" && grep -q intact "$tmp/gcb-stop.out" ||
+    { echo "FAIL gcbench did not complete intact"; fail=1; }
+
+# All modes in one run, with the CSV report and (when gnuplot exists) a plot.
+run all $here/uvm-gc --csv --report "$tmp/all.csv" --plot "$tmp/all.png" \
+    --heap 0.25 binary-trees 10
+same all-matches-expected "$tmp/all.out" "$exp"
+if [ "$(wc -l < "$tmp/all.csv")" -eq 4 ]; then echo "ok   csv-has-three-rows"
+else echo "FAIL csv-has-three-rows"; cat "$tmp/all.csv"; fail=1; fi
+if command -v gnuplot >/dev/null 2>&1; then
+    if [ -s "$tmp/all.png" ]; then echo "ok   plot"
+    else echo "FAIL plot"; cat "$tmp/all.err"; fail=1; fi
+else
+    echo "skip plot (gnuplot not installed)"
+fi
+exit $fail

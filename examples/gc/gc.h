@@ -1,0 +1,174 @@
+/*
+ * gc.h: the interface between the modules of uvm-gc, libuvm's flagship
+ * example: one copying collector run three ways (stop, soft, vm).
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Objects.  An object is a header word followed by nwords payload words,
+ * the first nptr of which are pointers (or NULL), the rest raw data.  A
+ * header is never 0 (GC_HDR_OBJ is always set): a 0 word after the last
+ * object of a page ends the page, so a page can be scanned on its own
+ * (Appel, Ellis and Li scan to-space in arbitrary page order).  A header
+ * with bit 0 set is a forwarding pointer (mutator-view address | 1).
+ * Objects in the semispaces never cross a page boundary; bigger ones live
+ * in the large-object space (large.c), do not move, and hold raw data only.
+ *
+ * Pointers held by the program are always mutator-view addresses; the
+ * collector reaches the same pages through its own view (MAP2), which
+ * stays read-write while the mutator's view of unscanned pages is
+ * PROT_NONE.
+ *
+ * Roots are precise: every C variable that holds an object pointer across
+ * an allocation is registered on the shadow stack with GC_PUSH.
+ */
+#ifndef GC_H
+#define GC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef uint64_t gc_word;
+typedef struct gc_obj { gc_word hdr; gc_word f[]; } gc_obj;
+
+#define GC_HDR_FWD   ((gc_word)1)     /* forwarded: hdr & ~1 is the copy */
+#define GC_HDR_LARGE ((gc_word)2)     /* lives in the large-object space */
+#define GC_HDR_OBJ   ((gc_word)4)     /* always set in a real header */
+#define GC_HDR(nptr, nwords, flags) \
+    (((gc_word)(nwords) << 32) | ((gc_word)(nptr) << 8) | GC_HDR_OBJ | (flags))
+#define GC_NWORDS(h) ((size_t)((h) >> 32))
+#define GC_NPTR(h)   ((size_t)(((h) >> 8) & 0xffffff))
+
+enum gc_mode { GC_STOP, GC_SOFT, GC_VM, GC_NMODES };
+
+/* The collector's global state.  Key: (c) constant after gc_init;
+ * (m) mutator thread only; (L) under the collector lock in --concurrent
+ * vm mode (otherwise touched by the mutator and by its own trap handler,
+ * which never interrupts collector code: the collector touches only the
+ * collector view).  Fields the trap handler reads are marked (h). */
+struct gc_heap {
+    int mode;                 /* (c) enum gc_mode */
+    int concurrent;           /* (c) vm mode: a background scanner thread */
+    size_t ps;                /* (c) page size */
+    size_t semi;              /* (c) bytes per semispace */
+    char *mut;                /* (c) mutator view of both semispaces */
+    char *gcv;                /* (c) collector view (MAP2), always RW */
+    long delta;               /* (c) gcv - mut */
+    unsigned k;               /* (c) words scanned per word allocated */
+    size_t quantum;           /* (c) words allocated between increments */
+    char *from_lo;            /* (L,h) from-space, mutator view */
+    char *to_lo, *to_hi;      /* (L,h) to-space, mutator view */
+    char *copy;               /* (L,h) copy frontier, grows up */
+    char *scan;               /* (m) Cheney scan pointer (stop, soft) */
+    char *top;                /* (m) allocation pointer, grows down */
+    char *alloc_low;          /* (L,h) vm: lowest page open for allocation */
+    char *prot_hi;            /* (L,h) vm: copy pages below are protected */
+    int active;               /* (L,h) a collection is in progress */
+    size_t debt;              /* (m) words allocated, not yet paid for */
+    unsigned epoch;           /* (L) large-object mark epoch */
+    size_t cursor;            /* (L) vm: lowest page maybe unscanned */
+    unsigned char *pstate;    /* (L,h) vm: per to-space page state */
+};
+enum { PAGE_UNSCANNED = 0, PAGE_SCANNED = 1 };
+
+extern struct gc_heap gc;
+extern int gc_soft_active;    /* soft mode, collecting: barrier armed */
+
+/* ---- shadow stack (heap.c) ---- */
+#define GC_MAX_ROOTS 4096
+extern gc_obj **gc_roots[GC_MAX_ROOTS];
+extern size_t gc_nroots;
+#define GC_PUSH(v) (gc_roots[gc_nroots++] = (gc_obj **)&(v))
+#define GC_POP(n)  (gc_nroots -= (n))
+
+/* ---- heap.c: spaces, allocation, views ---- */
+int gc_init(int mode, int concurrent, size_t semi_bytes, unsigned k,
+            unsigned batch);
+void gc_fini(void);
+gc_obj *gc_alloc(size_t nptr, size_t nwords);
+static inline gc_word *gc_view(const void *mut_addr)
+{
+    return (gc_word *)((char *)mut_addr + gc.delta);
+}
+static inline int gc_in_from(const void *p)
+{
+    return (uintptr_t)((const char *)p - gc.from_lo) < gc.semi;
+}
+static inline int gc_in_heap(const void *p)
+{
+    return (uintptr_t)((const char *)p - gc.mut) < 2 * gc.semi;
+}
+void gc_fatal(const char *msg);                 /* AS-safe; exits */
+
+/* ---- collect.c: the copying core ---- */
+gc_obj *gc_forward(gc_obj *p);                  /* AS-safe */
+void gc_scan_object(char *obj);                 /* AS-safe */
+char *gc_copy_alloc(size_t bytes);              /* AS-safe */
+void gc_flip(void);
+void gc_end_collection(void);
+int gc_scan_linear(size_t budget_words);        /* 1: nothing left */
+void gc_collect_until_room(size_t bytes);
+void gc_increment(void);
+
+/* ---- barrier-soft.c: Baker's read barrier ---- */
+gc_obj *gc_soft_slow(gc_obj *o, size_t i);
+static inline gc_obj *gc_ld(gc_obj *o, size_t i)
+{
+    gc_obj *p = (gc_obj *)o->f[i];
+    if (__builtin_expect(gc_soft_active, 0) && gc_in_from(p))
+        p = gc_soft_slow(o, i);
+    return p;
+}
+static inline void gc_st(gc_obj *o, size_t i, gc_obj *v)
+{
+    o->f[i] = (gc_word)v;    /* no write barrier: v is a to-space pointer */
+}
+
+/* ---- barrier-vm.c: the Appel-Ellis-Li VM barrier ---- */
+int gc_vm_init(void);
+void gc_vm_fini(void);
+void gc_vm_flip(void);                          /* protect to-space */
+int gc_vm_scan_pages(size_t npages);            /* 1: nothing left */
+void gc_vm_open_alloc(char *low);               /* let the mutator in */
+void gc_vm_lock(void);
+int gc_vm_trylock(void);
+void gc_vm_unlock(void);
+void gc_vm_wake(void);
+void gc_vm_close_copy_room(size_t bytes);       /* AS-safe */
+void gc_vm_cover(char *end);                    /* AS-safe */
+
+/* ---- large.c: the non-moving large-object space ---- */
+gc_obj *gc_large_alloc(size_t nwords);
+void gc_large_mark(gc_obj *p);                  /* AS-safe */
+void gc_large_sweep(void);
+void gc_large_fini(void);
+
+/* ---- stats.c: what the program reports ---- */
+enum gc_hist { H_FLIP, H_SLOW, H_INCR, H_ALL, GC_NHIST };
+#define GC_HBUCKETS 1024
+struct gc_stats {
+    int mode, concurrent;
+    unsigned long collections, traps, slow_paths, increments, bg_pages;
+    unsigned long finishes;       /* collections completed synchronously */
+    double total_ms;
+    long peak_rss_kb;
+    unsigned long count[GC_NHIST];
+    uint64_t min[GC_NHIST], max[GC_NHIST];
+    unsigned long bucket[GC_NHIST][GC_HBUCKETS];
+};
+extern struct gc_stats gcs;            /* this process's run */
+uint64_t gc_now_ns(void);                       /* AS-safe */
+void gc_record(int hist, uint64_t ns);          /* AS-safe */
+uint64_t gc_percentile(const struct gc_stats *s, int hist, double q);
+void gc_report_text(FILE *f, const struct gc_stats *s, int n);
+void gc_report_csv(FILE *f, const struct gc_stats *s, int n);
+int gc_plot(const char *png, const struct gc_stats *s, int n);
+const char *gc_mode_name(int mode);
+
+/* ---- workloads.c ---- */
+int gc_gcbench(FILE *out, int stretch, int longlived, int maxdepth,
+               long arraysize);
+int gc_binary_trees(FILE *out, unsigned n);
+
+#endif /* GC_H */

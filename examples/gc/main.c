@@ -1,0 +1,211 @@
+/*
+ * main.c: uvm-gc, libuvm's flagship example.  Runs a workload under one
+ * copying collector with three barriers (stop, soft, vm), each mode in a
+ * child process of its own, checks that every mode printed the same
+ * output, and reports pauses, traps, time and peak RSS.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Owns: the command line and the child processes.  One child per mode so
+ * that each gets a fresh heap and its own peak RSS (getrusage), and one
+ * run of uvm-gc compares the modes on the same machine at the same time.
+ *
+ * Fault handler: nothing here runs in it.
+ */
+#include "gc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    fprintf(stderr,
+"usage: uvm-gc [options] gcbench [STRETCH LONGLIVED MAXDEPTH ARRAYSIZE]\n"
+"       uvm-gc [options] binary-trees N\n"
+"options:\n"
+"  --mode stop|soft|vm|all  collector barrier (default all: one child each)\n"
+"  --concurrent             vm mode: a background thread scans pages too\n"
+"  --heap MB                bytes per semispace (default: gcbench 32,\n"
+"                           binary-trees from N)\n"
+"  -k K                     words scanned per word allocated (default 4)\n"
+"  --batch P                vm mode: pages scanned per increment (default 4;\n"
+"                           trades pause length for fewer UNPROT calls)\n"
+"  --csv                    report as CSV\n"
+"  --report FILE            write the report to FILE (default stderr)\n"
+"  --plot FILE.png          plot the pause distributions (gnuplot)\n"
+"  --quiet                  do not print the workload's output\n");
+    exit(2);
+}
+
+struct job {
+    int bench;                      /* 0 gcbench, 1 binary-trees */
+    long a[4];
+    size_t heap;
+    unsigned k, batch;
+    int concurrent;
+};
+
+static int run_child(const struct job *j, int mode, int wfd)
+{
+    memset(&gcs, 0, sizeof gcs);
+    gcs.mode = mode;
+    gcs.concurrent = j->concurrent && mode == GC_VM;
+    if (gc_init(mode, j->concurrent, j->heap, j->k, j->batch) != 0) {
+        perror("uvm-gc: heap");
+        return 1;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    uint64_t t0 = gc_now_ns();
+    int rc = j->bench == 0
+        ? gc_gcbench(out, (int)j->a[0], (int)j->a[1], (int)j->a[2], j->a[3])
+        : gc_binary_trees(out, (unsigned)j->a[0]);
+    gcs.total_ms = (double)(gc_now_ns() - t0) / 1e6;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    gcs.peak_rss_kb = ru.ru_maxrss;
+    gc_fini();
+    fclose(out);
+    if (write(wfd, &gcs, sizeof gcs) != (ssize_t)sizeof gcs ||
+        write(wfd, &len, sizeof len) != (ssize_t)sizeof len ||
+        write(wfd, buf, len) != (ssize_t)len)
+        return 1;
+    return rc;
+}
+
+static int read_full(int fd, void *p, size_t n)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t r = read(fd, (char *)p + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Run one mode in a child; its stats into *s, its output into *text. */
+static int run_mode(const struct job *j, int mode, struct gc_stats *s,
+                    char **text)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return perror("pipe"), -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return perror("fork"), -1;
+    if (pid == 0) {
+        close(p[0]);
+        _exit(run_child(j, mode, p[1]));
+    }
+    close(p[1]);
+    size_t len = 0;
+    int ok = read_full(p[0], s, sizeof *s) == 0 &&
+             read_full(p[0], &len, sizeof len) == 0 &&
+             (*text = calloc(1, len + 1)) != NULL &&
+             read_full(p[0], *text, len) == 0;
+    close(p[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!ok || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (WIFSIGNALED(st))
+            fprintf(stderr, "uvm-gc: mode %s died by signal %d\n",
+                    gc_mode_name(mode), WTERMSIG(st));
+        else
+            fprintf(stderr, "uvm-gc: mode %s failed\n", gc_mode_name(mode));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct job j = { .k = 4, .batch = 4, .a = { 18, 16, 16, 500000 } };
+    int modes[GC_NMODES], nmodes = 0, csv = 0, quiet = 0, i;
+    const char *plot = NULL, *report = NULL, *mode = "all";
+    double heap_mb = 0;
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--mode") && i + 1 < argc) mode = argv[++i];
+        else if (!strcmp(o, "--concurrent")) j.concurrent = 1;
+        else if (!strcmp(o, "--heap") && i + 1 < argc) heap_mb = atof(argv[++i]);
+        else if (!strcmp(o, "-k") && i + 1 < argc) j.k = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(o, "--batch") && i + 1 < argc) j.batch = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(o, "--csv")) csv = 1;
+        else if (!strcmp(o, "--quiet")) quiet = 1;
+        else if (!strcmp(o, "--report") && i + 1 < argc) report = argv[++i];
+        else if (!strcmp(o, "--plot") && i + 1 < argc) plot = argv[++i];
+        else usage();
+    }
+    if (i >= argc || j.k == 0 || j.batch == 0)
+        usage();
+    if (!strcmp(argv[i], "gcbench")) {
+        j.bench = 0;
+        for (int n = 0; n < 4 && i + 1 + n < argc; n++)
+            j.a[n] = atol(argv[i + 1 + n]);
+        j.heap = 32u << 20;
+    } else if (!strcmp(argv[i], "binary-trees") && i + 1 < argc) {
+        j.bench = 1;
+        j.a[0] = atol(argv[i + 1]);
+        if (j.a[0] < 0 || j.a[0] > 28)
+            usage();
+        unsigned stretch = (j.a[0] < 6 ? 6 : (unsigned)j.a[0]) + 1;
+        j.heap = (size_t)48 << (stretch + 1);   /* twice the stretch tree */
+        if (j.heap < (8u << 20))
+            j.heap = 8u << 20;
+    } else {
+        usage();
+    }
+    if (heap_mb > 0)
+        j.heap = (size_t)(heap_mb * 1048576.0);
+    if (!strcmp(mode, "all")) {
+        for (int m = 0; m < GC_NMODES; m++)
+            modes[nmodes++] = m;
+    } else {
+        int m;
+        for (m = 0; m < GC_NMODES && strcmp(mode, gc_mode_name(m)); m++)
+            ;
+        if (m == GC_NMODES)
+            usage();
+        modes[nmodes++] = m;
+    }
+
+    static struct gc_stats stats[GC_NMODES];
+    char *text[GC_NMODES] = { 0 };
+    int rc = 0;
+    for (int m = 0; m < nmodes; m++)
+        if (run_mode(&j, modes[m], &stats[m], &text[m]) != 0)
+            return 1;
+    for (int m = 1; m < nmodes; m++)
+        if (strcmp(text[0], text[m]) != 0) {
+            fprintf(stderr, "uvm-gc: mode %s printed something else than "
+                    "mode %s\n", gc_mode_name(modes[m]),
+                    gc_mode_name(modes[0]));
+            rc = 1;
+        }
+    if (!quiet)
+        fputs(text[0], stdout);
+    fflush(stdout);
+    FILE *rf = stderr;
+    if (report != NULL && (rf = fopen(report, "w")) == NULL)
+        return perror(report), 1;
+    if (csv)
+        gc_report_csv(rf, stats, nmodes);
+    else
+        gc_report_text(rf, stats, nmodes);
+    if (rf != stderr)
+        fclose(rf);
+    if (plot != NULL && gc_plot(plot, stats, nmodes) != 0)
+        rc = 1;
+    return rc;
+}
