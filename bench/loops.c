@@ -1,6 +1,6 @@
 /*
- * loops.c: Appel & Li's timed loops, through libuvm and through a raw
- * sigaction+mprotect handler.
+ * loops.c: Appel & Li's timed loops, through libuvm, through libsigsegv's
+ * dispatcher and through a raw sigaction+mprotect handler.
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
@@ -16,13 +16,15 @@
  * Times are per page (per trap for TRAP) and include every kernel call the
  * loop makes, as the paper's do.
  *
- * Both variants share one page area, one permutation and one handler body
+ * All variants share one page area, one permutation and one handler body
  * (trap_work); they differ only in who delivers the fault (libuvm's
- * dispatcher or raw_signal) and in the protection calls (uvm_* or
- * mprotect), both reached through the same indirect calls.  Switching
- * variant is one sigaction(): libuvm installs its action at the first
- * uvm_trap, we keep a copy and swap it with ours, in one process, so the
- * two are measured alternately on the same warm pages.
+ * dispatcher, libsigsegv's sigsegv_dispatch, or raw_signal) and in the
+ * protection calls (uvm_* or mprotect; libsigsegv has none of its own),
+ * all reached through the same indirect calls.  Switching variant is one
+ * sigaction(): libuvm installs its action at the first uvm_trap and
+ * libsigsegv at sigsegv_install_handler; we keep a copy of each and swap
+ * them with ours, in one process, so the variants are measured
+ * alternately on the same warm pages.
  *
  * Self-check (vmpup.c's): every block must take exactly the traps it
  * should.  Fewer means a protection change did not take effect (an
@@ -82,7 +84,8 @@ static int raw_protn(void *addr, size_t npages, int prot)
 }
 
 static const struct prot_ops ops[BENCH_NVARIANTS] = {
-    [BENCH_UVM] = { "libuvm", uvm_prot1, uvm_protn, uvm_unprot },
+    [BENCH_UVM] = { "libuvm (mprotect)", uvm_prot1, uvm_protn, uvm_unprot },
+    [BENCH_SIGSEGV] = { "libsigsegv", raw_prot1, raw_protn, raw_prot1 },
     [BENCH_RAW] = { "raw", raw_prot1, raw_protn, raw_prot1 },
 };
 
@@ -125,6 +128,11 @@ static void trap_work(char *page)
     }
     if (st.ops->unprot(page, PROT_RW) != 0)
         trap_die("UNPROT");
+}
+
+void loops_trap_work(char *page)
+{
+    trap_work(page);
 }
 
 static int uvm_handler(const struct uvm_fault *f)
@@ -223,6 +231,9 @@ int loops_init(unsigned long seed)
     if (area_map() != 0)
         return -1;
     capture_actions();
+    if (sigsegv_variant_init(st.mem, BENCH_PAGES * st.pagesize,
+                             loops_trap_work, &st.act[BENCH_SIGSEGV]) != 0)
+        return -1;
     loops_use(BENCH_UVM);
     return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * regions.c: the fault cost with 1, 1,000 and 100,000 regions registered.
+ * regions.c: the fault cost with 1 to 100,000 regions registered.
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
@@ -18,9 +18,10 @@
  * Order.  Registering 100,000 regions takes about 0.2 s and unregistering
  * them as long, so the count cannot alternate block by block as libuvm and
  * raw do in the other rows.  The counts are visited up and back down,
- * 1, 1k, 100k, 100k, 1k, 1, a few blocks per visit, and the cycle is
- * repeated: every count runs as much early as late, so a drift cancels in
- * its median.  (One process per count would alternate faster, but three
+ * 1, 10, ..., 100k, 100k, ..., 10, 1, a few blocks per visit, and the
+ * cycle is
+ * repeated: every count runs as much early as late, so a drift cancels
+ * in its median.  (One process per count would alternate faster, but three
  * processes with the same count in each were measured 0.97 to 1.04 apart,
  * a bias that no number of blocks averages out.)
  */
@@ -36,7 +37,7 @@
 #include <sys/mman.h>
 
 /* The region counts compared, the benchmark's own region included. */
-static const long counts[] = { 1, 1000, 100000 };
+static const long counts[] = { 1, 10, 100, 1000, 10000, 100000 };
 #define NCOUNTS ((int)(sizeof counts / sizeof counts[0]))
 #define MAX_EXTRA (100000L - 1)
 
@@ -165,17 +166,21 @@ static void regions_report(const struct bench_row *row, double *t[],
     report_row(row->title, row->unit);
     for (int c = 0; c < NCOUNTS; c++) {
         char name[24];
-        snprintf(name, sizeof name, "%ld", counts[c]);
+        snprintf(name, sizeof name, "%ld regions", counts[c]);
         struct bench_result r = {
-            .row = row->name, .title = row->title, .variant = name,
-            .ns = bench_stats_of(t[c], n), .nblocks = n,
+            .row = row->name, .variant = name, .kind = BENCH_VALUE,
+            .unit = row->unit, .v = bench_stats_of(t[c], n), .n = n,
         };
-        if (c > 0) {
-            r.has_ratio = 1;
-            r.ratio = regions_ratio(t, c, cycles, per_cycle);
-            r.ratio_name = c == NCOUNTS - 1 ? "100000/1" : "1000/1";
-            r.target = c == NCOUNTS - 1 ? row->target : 0;
-        }
+        report_result(&r);
+    }
+    for (int c = 1; c < NCOUNTS; c++) {
+        char name[24];
+        snprintf(name, sizeof name, "%ld/1", counts[c]);
+        struct bench_result r = {
+            .row = row->name, .variant = name, .kind = BENCH_RATIO,
+            .v = regions_ratio(t, c, cycles, per_cycle), .n = cycles,
+            .target = c == NCOUNTS - 1 ? row->target : 0,
+        };
         report_result(&r);
     }
 }

@@ -5,28 +5,32 @@
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
- * What it measures.  The loops of Appel & Li's vmpup.c ("Virtual Memory
- * Primitives for User Programs", ASPLOS 1991, section 4) on 100 pages
- * visited in a fixed random order: TRAP, TRAP+PROT1+UNPROT and
- * TRAP+PROTN+UNPROT, each once through libuvm (uvm_trap, uvm_prot1,
- * uvm_protn, uvm_unprot) and once through a hand-written SA_SIGINFO
- * handler calling mprotect, in ns per page; and the TRAP+PROT1+UNPROT cost
- * through libuvm with 1, 1,000 and 100,000 regions registered.  The
- * targets: libuvm within 5% of the raw calls, and a fault with 100,000
- * regions within 5% of one with a single region.
+ * What it measures.  Appel & Li's Table 1 ("Virtual Memory Primitives
+ * for User Programs", ASPLOS 1991, section 4) on the machine it runs on:
+ * the loops of their vmpup.c on 100 pages visited in a fixed random order
+ * (TRAP, TRAP+PROT1+UNPROT, TRAP+PROTN+UNPROT), each through libuvm
+ * (uvm_trap, uvm_prot1, uvm_protn, uvm_unprot), through libsigsegv's
+ * dispatcher with mprotect, and through a hand-written SA_SIGINFO handler
+ * calling mprotect; the ADD calibration, MAP2 and the page size; then the
+ * summary in the paper's columns, normalised by ADD, with vmpup.c's VM-PUP
+ * rating, beside the published 1990 rows.  Rows the paper could not have:
+ * DIRTY per dirtied page by method, the fault cost with 1 to 100,000
+ * regions, fault throughput with 1 and 2 threads, snapshot against
+ * fork(), read(2) into a protected page, and the kernel's mapping limit.
+ * The targets: libuvm within 5% of the raw calls, and a fault with
+ * 100,000 regions within 5% of one with a single region.
  *
- * How.  A row alternates libuvm and raw block by block in one process
- * (libuvm's SIGSEGV action and ours are swapped with sigaction between
- * blocks), in the order AB BA AB BA ..., so that a slow drift of the
- * machine cancels instead of favouring whichever ran first.  A block is
- * --rounds passes over the pages, timed with CLOCK_MONOTONIC; the row
- * reports the median over blocks and, for libuvm/raw, the median of the
- * per-pair ratios.  Region counts are visited 1, 1k, 100k, 100k, 1k, 1,
- * repeatedly, for the same reason (regions.c).  Each block checks its trap
- * count (vmpup.c's self-check); a wrong count is an operating-system bug
- * and exits 1.
- * Targets missed do not change the exit status: on a shared virtual
- * machine the benchmark reports, it does not fail builds.
+ * How.  A row alternates its variants block by block in one process
+ * (their SIGSEGV actions are swapped with sigaction between blocks), in
+ * the order ABC CBA ABC ..., so that a slow drift of the machine cancels
+ * instead of favouring whichever ran first.  A block is --rounds passes
+ * over the pages, timed with CLOCK_MONOTONIC; the row reports the median
+ * over blocks and, for each comparison, the median of the per-group
+ * ratios.  Every comparison is a ratio of runs interleaved in one process:
+ * on a shared machine only those mean anything.  Each block checks its
+ * trap count (vmpup.c's self-check); a wrong count is an operating-system
+ * bug and exits 1.  Targets missed do not change the exit status: on a
+ * shared virtual machine the benchmark reports, it does not fail builds.
  *
  * Rows live in one table (rows[] below), selected by name on the command
  * line; a new measurement is a function and a line in the table.
@@ -42,7 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- rows comparing libuvm with the raw system calls ---- */
+/* ---- rows comparing libuvm, libsigsegv and the raw system calls ---- */
 
 /* One untimed block per variant first: the first fault through libuvm
  * claims its per-thread record, and the kernel's paths want warming too. */
@@ -54,8 +58,9 @@ static void pair_warm_up(enum bench_loop loop, int rounds)
     }
 }
 
-/* Time both variants in blocks ordered AB BA AB BA ...: t[v][b] is
- * variant v's time in pair b. */
+/* Time the variants in blocks ordered ABC CBA ABC ...: t[v][b] is
+ * variant v's time in group b.  Every variant runs as often early as late
+ * in a group (B in the middle), so a slow drift cancels in the ratios. */
 static void pair_measure(const struct bench_row *row,
                          const struct bench_opts *o, double *t[])
 {
@@ -68,52 +73,107 @@ static void pair_measure(const struct bench_row *row,
     }
 }
 
+/* The ratios a pair row reports: a per-group ratio, then their median;
+ * the blocks of a group ran back to back, so the machine's state cancels
+ * within each ratio. */
+static const struct {
+    enum bench_variant num, den;
+    const char *name;
+    int targeted;            /* the row's target applies */
+} pair_ratios[] = {
+    { BENCH_UVM, BENCH_RAW, "libuvm/raw", 1 },
+    { BENCH_UVM, BENCH_SIGSEGV, "libuvm/libsigsegv", 0 },
+    { BENCH_SIGSEGV, BENCH_RAW, "libsigsegv/raw", 0 },
+};
+
+static void pair_report_ratios(const struct bench_row *row,
+                               const struct bench_opts *o, double *t[])
+{
+    double *q = bench_calloc((size_t)o->blocks, sizeof *q);
+    for (size_t i = 0; i < sizeof pair_ratios / sizeof pair_ratios[0]; i++) {
+        for (int b = 0; b < o->blocks; b++)
+            q[b] = t[pair_ratios[i].num][b] / t[pair_ratios[i].den][b];
+        struct bench_result r = {
+            .row = row->name, .variant = pair_ratios[i].name,
+            .kind = BENCH_RATIO, .v = bench_stats_of(q, o->blocks),
+            .n = o->blocks,
+            .target = pair_ratios[i].targeted ? row->target : 0,
+        };
+        report_result(&r);
+    }
+    free(q);
+}
+
 static void run_pair(const struct bench_row *row, const struct bench_opts *o)
 {
     double *t[BENCH_NVARIANTS];
-    double *ratio = bench_calloc((size_t)o->blocks, sizeof *ratio);
     for (int v = 0; v < BENCH_NVARIANTS; v++)
         t[v] = bench_calloc((size_t)o->blocks, sizeof *t[v]);
     pair_warm_up(row->loop, o->rounds);
     pair_measure(row, o, t);
-    /* A ratio per pair, then their median: the two blocks of a pair ran
-     * back to back, so the machine's state cancels within each ratio. */
-    for (int b = 0; b < o->blocks; b++)
-        ratio[b] = t[BENCH_UVM][b] / t[BENCH_RAW][b];
 
     report_row(row->title, row->unit);
     for (int v = 0; v < BENCH_NVARIANTS; v++) {
         struct bench_result r = {
-            .row = row->name, .title = row->title,
+            .row = row->name,
             .variant = loops_variant_name((enum bench_variant)v),
-            .ns = bench_stats_of(t[v], o->blocks), .nblocks = o->blocks,
+            .kind = BENCH_VALUE, .unit = row->unit,
+            .v = bench_stats_of(t[v], o->blocks), .n = o->blocks,
         };
-        if (v == BENCH_UVM) {
-            r.has_ratio = 1;
-            r.ratio_name = "libuvm/raw";
-            r.ratio = bench_stats_of(ratio, o->blocks);
-            r.target = row->target;
-        }
         report_result(&r);
+        struct bench_stats us = { r.v.median / 1e3, r.v.min / 1e3,
+                                  r.v.max / 1e3 };
+        table1_set_loop(row->loop, (enum bench_variant)v, &us);
+        if (v == BENCH_UVM) {
+            /* Where the userfaultfd PROT path will report. */
+            struct bench_result u = {
+                .row = row->name, .variant = "libuvm (uffd)",
+                .kind = BENCH_TEXT, .text = "n/a: not built",
+            };
+            report_result(&u);
+        }
     }
+    pair_report_ratios(row, o, t);
     for (int v = 0; v < BENCH_NVARIANTS; v++)
         free(t[v]);
-    free(ratio);
     loops_use(BENCH_UVM);
 }
 
 /* ---- the rows ---- */
 
+/* Table 1's columns first, in the paper's order, then the summary, then
+ * what 1990 could not measure. */
 static const struct bench_row rows[] = {
+    { "add", "ADD", "ns per instruction", run_add, BENCH_TRAP, 0,
+      "the paper's calibration: 18 dependent adds, compare, branch" },
     { "trap", "TRAP", "ns per trap", run_pair, BENCH_TRAP, 0,
       "a trap whose handler changes no protection" },
     { "prot1", "TRAP+PROT1+UNPROT", "ns per page", run_pair, BENCH_PROT1,
       1.05, "trap, protect the previous page, unprotect this one" },
     { "protn", "TRAP+PROTN+UNPROT", "ns per page", run_pair, BENCH_PROTN,
       1.05, "protect 100 pages at once, trap and unprotect each" },
+    { "map2", "MAP2", "works", run_map2, BENCH_TRAP, 0,
+      "one page at two addresses: a write through one view seen through "
+      "the other while it is PROT_NONE" },
+    { "table1", "Table 1", "us", run_table1, BENCH_TRAP, 0,
+      "the summary beside the 1990 machines (runs add..map2 if alone)" },
     { "regions", "TRAP+PROT1+UNPROT through libuvm, by regions registered",
       "ns per page", run_regions, BENCH_PROT1, 1.05,
-      "the prot1 loop with 1, 1,000 and 100,000 regions registered" },
+      "the prot1 loop with 1 to 100,000 regions registered" },
+    { "dirty", "DIRTY per dirtied page, by method", "ns per page",
+      run_dirty, BENCH_TRAP, 0,
+      "write 10% or 100% of 16 MiB, then uvm_dirty, per method" },
+    { "threads", "Fault throughput, threads on separate regions",
+      "faults per second, all threads", run_threads, BENCH_TRAP, 0,
+      "TRAP+PROTN+UNPROT through libuvm with 1 and 2 threads" },
+    { "snapshot", "Snapshot against fork()", "us per snapshot",
+      run_snapshot, BENCH_TRAP, 0,
+      "uvm_snapshot of 64 MiB against fork() of a process holding it" },
+    { "efault", "read(2) into a protected page", "behaviour", run_efault,
+      BENCH_TRAP, 0, "what a system call does with a PROT_NONE buffer" },
+    { "maplimit", "Mapping limit by alternating protections",
+      "protected islands", run_maplimit, BENCH_TRAP, 0,
+      "protect every other page until the kernel refuses" },
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
@@ -122,12 +182,17 @@ static const struct bench_row rows[] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: uvm-bench [--quick] [--csv] [--rounds N] [--blocks N]\n"
-        "                 [--seed N] [ROW...]\n"
-        "Times Appel & Li's VM primitives through libuvm and through raw\n"
-        "sigaction+mprotect, alternating in one process.\n\n"
-        "  --quick      a smoke run: few, short blocks (seconds)\n"
-        "  --csv        print name,variant,median_ns,min_ns,max_ns,ratio\n"
+        "usage: uvm-bench [--quick] [--csv | --json] [--plot FILE.png]\n"
+        "                 [--rounds N] [--blocks N] [--seed N] [ROW...]\n"
+        "Appel & Li's Table 1 on this machine (raw system calls, libuvm,\n"
+        "libsigsegv; interleaved in one process) beside the 1990 machines,\n"
+        "and rows for what 1990 could not measure.\n\n"
+        "  --quick      a run under a minute: fewer, shorter blocks\n"
+        "  --csv        one line per result: name,variant,kind,median,min,\n"
+        "               max,n,unit,target,text\n"
+        "  --json       one JSON object with every result\n"
+        "  --plot FILE  draw the ADD-normalised comparison with the 1990\n"
+        "               machines into FILE (PNG; needs gnuplot)\n"
         "  --rounds N   passes over the %d pages per block (default 30;\n"
         "               --quick 10)\n"
         "  --blocks N   timed blocks per variant (default 21; --quick 5)\n"
@@ -135,10 +200,10 @@ static void usage(FILE *f)
         "  --help       this text\n\n"
         "Rows (default: all):\n", BENCH_PAGES);
     for (size_t i = 0; i < NROWS; i++)
-        fprintf(f, "  %-12s %s\n", rows[i].name, rows[i].help);
+        fprintf(f, "  %-10s %s\n", rows[i].name, rows[i].help);
     fprintf(f, "\nExit status: 0 when the measurements succeeded, whether "
-            "or not the\ntargets were met; 1 when a self-check failed; 2 on "
-            "a usage error.\n");
+            "or not the\ntargets were met; 1 when a self-check failed or "
+            "--plot could not draw;\n2 on a usage error.\n");
 }
 
 static long parse_count(const char *opt, const char *s, long min)
@@ -160,6 +225,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     static const struct option longopts[] = {
         { "quick", no_argument, NULL, 'q' },
         { "csv", no_argument, NULL, 'c' },
+        { "json", no_argument, NULL, 'j' },
+        { "plot", required_argument, NULL, 'p' },
         { "rounds", required_argument, NULL, 'r' },
         { "blocks", required_argument, NULL, 'b' },
         { "seed", required_argument, NULL, 's' },
@@ -168,11 +235,13 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     };
     long rounds = 0, blocks = 0;
     int c;
-    *o = (struct bench_opts){ .seed = 1 };
+    *o = (struct bench_opts){ .seed = 1, .format = BENCH_FMT_TEXT };
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'q': o->quick = 1; break;
-        case 'c': o->csv = 1; break;
+        case 'c': o->format = BENCH_FMT_CSV; break;
+        case 'j': o->format = BENCH_FMT_JSON; break;
+        case 'p': o->plot = optarg; break;
         case 'r': rounds = parse_count("--rounds", optarg, 1); break;
         case 'b': blocks = parse_count("--blocks", optarg, 1); break;
         case 's': o->seed = (unsigned long)parse_count("--seed", optarg, 0);
@@ -186,15 +255,25 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     return optind;
 }
 
-/* Which rows to run: all, or those named. */
-static void select_rows(int argc, char **argv, int first, int *want)
+static size_t row_index(const char *name)
 {
+    size_t i = 0;
+    while (i < NROWS && strcmp(name, rows[i].name) != 0)
+        i++;
+    return i;
+}
+
+/* Which rows to run: all, or those named.  The Table 1 summary named
+ * with none of its columns brings them all; --plot needs the summary. */
+static void select_rows(int argc, char **argv, int first,
+                        const struct bench_opts *o, int *want)
+{
+    static const char *const columns[] = { "add", "trap", "prot1", "protn",
+                                           "map2" };
     for (size_t i = 0; i < NROWS; i++)
         want[i] = first >= argc;
     for (int a = first; a < argc; a++) {
-        size_t i = 0;
-        while (i < NROWS && strcmp(argv[a], rows[i].name) != 0)
-            i++;
+        size_t i = row_index(argv[a]);
         if (i == NROWS) {
             fprintf(stderr, "uvm-bench: no row named '%s'\n", argv[a]);
             usage(stderr);
@@ -202,13 +281,23 @@ static void select_rows(int argc, char **argv, int first, int *want)
         }
         want[i] = 1;
     }
+    size_t t = row_index("table1");
+    int any = 0;
+    for (size_t k = 0; k < sizeof columns / sizeof columns[0]; k++)
+        any |= want[row_index(columns[k])];
+    if (want[t] && !any)
+        for (size_t k = 0; k < sizeof columns / sizeof columns[0]; k++)
+            want[row_index(columns[k])] = 1;
+    if (o->plot != NULL && any)
+        want[t] = 1;
 }
 
 int main(int argc, char **argv)
 {
     struct bench_opts o;
     int want[NROWS];
-    select_rows(argc, argv, parse_args(argc, argv, &o), want);
+    int first = parse_args(argc, argv, &o);
+    select_rows(argc, argv, first, &o, want);
     if (loops_init(o.seed) != 0)
         return 1;
     report_begin(&o, uvm_version(), uvm_pagesize());
@@ -216,5 +305,7 @@ int main(int argc, char **argv)
         if (want[i])
             rows[i].run(&rows[i], &o);
     report_end();
+    if (o.plot != NULL && table1_plot(o.plot) != 0)
+        return 1;
     return 0;
 }
