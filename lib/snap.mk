@@ -1,0 +1,1 @@
+# Snapshots (issue 7): sources, tests and benchmark.
