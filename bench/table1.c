@@ -69,9 +69,10 @@ static const struct bench_machine published[] = {
 
 /* ---- this machine ---- */
 
-/* One line per method, in this order; the uffd line stays "not built"
- * until libuvm's PROT path can use userfaultfd (then a variant of
- * loops.c fills it). */
+/* One line per method, in this order.  The uffd line cannot be measured
+ * with the paper's loops: they protect to PROT_NONE, and userfaultfd
+ * write-protection only takes write access away.  libuvm's userfaultfd
+ * path (write-only changes) is measured by bench/uvm-bench-dirty. */
 enum { M_RAW, M_UVM, M_UVM_UFFD, M_SIGSEGV, NMETHODS };
 
 static struct bench_machine here[NMETHODS] = {
@@ -80,8 +81,9 @@ static struct bench_machine here[NMETHODS] = {
     [M_UVM] = { "libuvm (mprotect)", "", 0, -1, -1, -1, -1, "", NULL, 0,
                 NULL },
     [M_UVM_UFFD] = { "libuvm (uffd)", "", 0, -1, -1, -1, -1, "", NULL, 0,
-                     "n/a: not built (libuvm's protection changes all go "
-                     "through mprotect)" },
+                     "n/a: the paper's loops need PROT_NONE, which "
+                     "userfaultfd cannot set (write-only round trip: "
+                     "uvm-bench-dirty)" },
     [M_SIGSEGV] = { "libsigsegv dispatcher", "", 0, -1, -1, -1, -1, "",
                     NULL, 0, NULL },
 };

@@ -201,6 +201,8 @@ struct uvm_stats {
     unsigned long prot_pages;      /* pages whose protection was set */
     unsigned long prot_rollbacks;  /* failed changes undone */
     unsigned long regions;         /* regions registered now */
+    unsigned long prot_uffd;       /* changes made with userfaultfd
+                                      write-protection instead of mprotect */
 };
 
 /* Fill *st.  Returns 0, or -1 with errno EINVAL (st is NULL).  AS-safe. */

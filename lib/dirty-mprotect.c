@@ -41,6 +41,8 @@
  * calls on it are undone by the next uvm_dirty.
  */
 #include "dirty-int.h"
+#include "region.h"
+#include "thread.h"
 #include "prot-backend.h"
 #include "vma.h"
 
@@ -173,7 +175,10 @@ static int mp_start(struct uvm_tracker *t)
     t->u.mp.nwords = nwords;
     t->u.mp.bits = bits;
     t->u.mp.reserved = t->npages + 2;
-    t->u.mp.region = uvm_trap((void *)t->start, t->end - t->start, mp_fault, t);
+    /* The tracker changes this range's protection itself, with mprotect:
+     * keep userfaultfd write-protection (prot-uffd.c) out of it. */
+    t->u.mp.region = uvm__trap((void *)t->start, t->end - t->start, mp_fault,
+                               t, UVM__REGION_NO_UFFD);
     if (t->u.mp.region == NULL)
         rc = -errno;
     else

@@ -26,6 +26,7 @@
 #include "region.h"
 #include "thread.h"
 #include "touch.h"
+#include "prot-uffd.h"
 #include "fault-x86_64.h"
 
 #include <pthread.h>
@@ -125,7 +126,10 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t, int sig,
         .addr = si->si_addr,
         .page = (void *)(addr & ~uvm__page_mask),
         .access = access,
-        .signo = sig,
+        /* A userfaultfd write-protect fault is the SIGSEGV mprotect would
+         * have raised: handlers cannot tell the mechanisms apart. */
+        .signo = sig == SIGBUS && uvm__prot_uffd_is_wp_fault(r) ? SIGSEGV
+                                                                 : sig,
         .region = r,
         .arg = r->arg,
         .ucontext = uc,
@@ -221,6 +225,12 @@ int uvm__dispatch_installed(void)
 
 uvm_region *uvm_trap(void *addr, size_t len, uvm_handler_fn fn, void *arg)
 {
+    return uvm__trap(addr, len, fn, arg, 0);
+}
+
+uvm_region *uvm__trap(void *addr, size_t len, uvm_handler_fn fn, void *arg,
+                      int flags)
+{
     uintptr_t start = (uintptr_t)addr, end = start + len;
     if (fn == NULL || len == 0 || !uvm__aligned(addr) ||
         (len & uvm__page_mask) != 0 || end <= start) {
@@ -231,7 +241,7 @@ uvm_region *uvm_trap(void *addr, size_t len, uvm_handler_fn fn, void *arg)
     int rc = uvm__dispatch_install();
     struct uvm_region *r = NULL;
     if (rc == 0)
-        rc = uvm__region_add(start, end, fn, arg, &r);
+        rc = uvm__region_add(start, end, fn, arg, flags, &r);
     if (rc < 0) {
         uvm__fail(rc);
         return NULL;
@@ -251,6 +261,7 @@ int uvm_untrap(uvm_region *region)
         return uvm__fail(rc);
     /* New faults no longer find the region; wait for those in flight. */
     uvm__calls_wait(region);
+    uvm__prot_uffd_release(region);
     uvm__region_free(region);
     return 0;
 }

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int env_backend = UVM__BACKEND_AUTO;   /* (c) after env_once */
+static atomic_int env_backend = UVM__BACKEND_AUTO;  /* (c) after env_once */
 
 static void env_parse(void)
 {
@@ -28,6 +28,14 @@ static void env_parse(void)
     else
         fprintf(stderr, "libuvm: ignoring UVM_BACKEND=%s "
                         "(expected auto or mprotect)\n", v);
+}
+
+/* For the fault path, which may not run pthread_once: the value parsed so
+ * far (AUTO before the first uvm__env_backend, which every way of creating
+ * a region calls). */
+UVM_AS_SAFE int uvm__env_backend_cached(void)
+{
+    return atomic_load(&env_backend);
 }
 
 int uvm__env_backend(void)

@@ -5,10 +5,9 @@
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
  * Like pmap under vm_map: prot.c decides what to change and keeps it all
- * or nothing; the backend only asks the kernel.  Today there is one
- * backend, mprotect (prot-mprotect.c); userfaultfd write-protection for
- * write-only changes (issue 3's faster PROT path, not built yet) would
- * plug in here.
+ * or nothing; the backend only asks the kernel.  Two backends: mprotect
+ * (prot-mprotect.c, below) and userfaultfd write-protection for
+ * write-only changes of trap regions (prot-uffd.h); prot.c chooses.
  */
 #ifndef UVM_PROT_BACKEND_H
 #define UVM_PROT_BACKEND_H

@@ -7,8 +7,9 @@
  * Owns: validation, batching and atomicity of protection changes (MPS's
  * "shield": one place for them).  uvm_protv sorts the pages, drops
  * duplicates and coalesces adjacent pages into runs, one kernel call per
- * run (Appel & Li's PROTN batching).  The kernel call itself is the
- * backend's (prot-mprotect.c).
+ * run (Appel & Li's PROTN batching).  The kernel call itself is a
+ * backend's: prot-mprotect.c, or prot-uffd.c for write-only changes of
+ * trap regions it can write-protect.
  *
  * All or nothing: mprotect over several mappings can fail part-way (at
  * vm.max_map_count, or at a hole) after changing the first ones.  Before a
@@ -25,6 +26,9 @@
 #include "uvm-int.h"
 #include "prot-backend.h"
 #include "vma.h"
+#include "prot-uffd.h"
+#include "region.h"
+#include "thread.h"
 
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 #define STACK_PAGES 256
@@ -67,9 +71,9 @@ UVM_AS_SAFE static void prot_undo(const struct seg *s, size_t n)
     UVM_COUNT(prot_rollbacks, 1);
 }
 
-/* Apply prot to the sorted, disjoint runs, all or nothing. */
-UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
-                                  int prot)
+/* mprotect the sorted, disjoint runs, all or nothing. */
+UVM_AS_SAFE static int prot_mprotect(const struct run *runs, size_t nruns,
+                                     int prot)
 {
     if (nruns == 1 && runs[0].end - runs[0].start == uvm__page_size)
         return uvm__prot_set(runs[0].start, uvm__page_size, prot);
@@ -96,11 +100,42 @@ UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
     return rc;
 }
 
+/* Apply prot to the sorted, disjoint runs, all or nothing.  The backend is
+ * chosen here (prot-backend.h): a single run inside a trap region that
+ * userfaultfd can write-protect goes to prot-uffd.c, everything else to
+ * mprotect, after which the bitmaps of registered regions are brought up
+ * to date.  The region table version is protected throughout, so no region
+ * (nor its bitmaps) is freed under us. */
+UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
+                                  int prot)
+{
+    struct uvm__thread *t = uvm__thread_self();
+    if (t == NULL)
+        return -ENOMEM;
+    int hz, rc;
+    void *root = uvm__hazard_acquire(t, &uvm__region_root, &hz);
+    if (hz < 0)
+        return -ENOMEM;
+    struct uvm_region *r = root != NULL && nruns == 1
+                               ? uvm__region_find(root, runs[0].start)
+                               : NULL;
+    if (r == NULL ||
+        !uvm__prot_uffd_try(r, runs[0].start, runs[0].end, prot, &rc)) {
+        rc = prot_mprotect(runs, nruns, prot);
+        for (size_t i = 0; i < nruns && rc == 0 && root != NULL; i++)
+            uvm__prot_uffd_after_mprotect(root, runs[i].start, runs[i].end,
+                                          prot);
+    }
+    uvm__hazard_release(t, hz);
+    return rc;
+}
+
 UVM_AS_SAFE int uvm_prot1(void *page, int prot)
 {
     if (!uvm__aligned(page) || !prot_valid(prot))
         return uvm__fail(-EINVAL);
-    int rc = uvm__prot_set((uintptr_t)page, uvm__page_size, prot);
+    struct run r = { (uintptr_t)page, (uintptr_t)page + uvm__page_size };
+    int rc = prot_apply(&r, 1, prot);
     return rc < 0 ? uvm__fail(rc) : 0;
 }
 

@@ -90,6 +90,52 @@ UVM_AS_SAFE struct uvm_region *uvm__region_find(const void *root,
     return r != NULL && addr < r->end ? r : NULL;
 }
 
+/* The region with the smallest start >= k, or NULL.  Recursion depth is
+ * the tree's height; at most two children of a node are ever entered. */
+UVM_AS_SAFE static struct uvm_region *tree_first_ge(const struct node *nd,
+                                                    uintptr_t k)
+{
+    if (nd == NULL)
+        return NULL;
+    int i = node_pos(nd, k);
+    if (nd->leaf) {
+        if (i >= 0 && nd->key[i] == k)
+            return nd->ptr[i];
+        return i + 1 < (int)nd->n ? nd->ptr[i + 1] : NULL;
+    }
+    for (i = i < 0 ? 0 : i; i < (int)nd->n; i++) {
+        struct uvm_region *r = tree_first_ge(nd->ptr[i], k);
+        if (r != NULL)
+            return r;
+    }
+    return NULL;
+}
+
+UVM_AS_SAFE struct uvm_region *uvm__region_next(const void *root,
+                                                uintptr_t addr,
+                                                uintptr_t limit)
+{
+    struct uvm_region *r = uvm__region_find(root, addr);
+    if (r == NULL)
+        r = tree_first_ge(root, addr);
+    return r != NULL && r->start < limit ? r : NULL;
+}
+
+static void tree_foreach(const struct node *nd, void (*fn)(struct uvm_region *))
+{
+    for (uint32_t i = 0; nd != NULL && i < nd->n; i++) {
+        if (nd->leaf)
+            fn(nd->ptr[i]);
+        else
+            tree_foreach(nd->ptr[i], fn);
+    }
+}
+
+void uvm__region_foreach(void (*fn)(struct uvm_region *))
+{
+    tree_foreach(atomic_load(&uvm__region_root), fn);
+}
+
 /* ---- path copying (writers, under mu) ---- */
 
 struct edit {
@@ -375,7 +421,7 @@ void uvm__region_unlock(void) { pthread_mutex_unlock(&mu); }
 void uvm__region_reinit_child(void) { pthread_mutex_init(&mu, NULL); }
 
 int uvm__region_add(uintptr_t start, uintptr_t end, uvm_handler_fn fn,
-                    void *arg, struct uvm_region **out)
+                    void *arg, int flags, struct uvm_region **out)
 {
     pthread_mutex_lock(&mu);
     /* Regions are disjoint, so only the one starting last before end can
@@ -397,6 +443,9 @@ int uvm__region_add(uintptr_t start, uintptr_t end, uvm_handler_fn fn,
     r->arg = arg;
     r->dying = 0;
     r->next_free = NULL;
+    r->flags = flags;
+    atomic_store(&r->uffd_state, UVM__UFFD_UNTRIED);
+    r->ur = NULL;
     atomic_store(&r->sig, UVM_SIG_REGION);     /* set last (design/sig) */
     int rc = tree_insert(r);
     if (rc < 0) {

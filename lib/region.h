@@ -16,7 +16,18 @@ struct uvm_region {
     uvm_handler_fn fn;        /* (c) */
     void *arg;                /* (c) */
     struct uvm_region *next_free;  /* (w) pool free list */
+    int flags;                /* (c) UVM__REGION_* */
+    /* Write-protection through userfaultfd (prot-uffd.c). */
+    _Atomic int uffd_state;   /* (a) UVM__UFFD_* */
+    struct uvm__uffd_region *ur;   /* (a) set before state becomes ON */
 };
+
+/* Region flags. */
+#define UVM__REGION_NO_UFFD 0x1   /* never write-protect it with uffd */
+
+/* uffd_state: whether the region is registered with the PROT userfaultfd. */
+enum { UVM__UFFD_UNTRIED = 0, UVM__UFFD_BUSY = 1, UVM__UFFD_ON = 2,
+       UVM__UFFD_OFF = 3 };
 
 /* The current table version; readers protect it with a hazard pointer
  * (thread.h) and pass it to uvm__region_find. */
@@ -29,8 +40,16 @@ UVM_HIDDEN struct uvm_region *uvm__region_find(const void *root,
 
 /* Writers.  All of these take the writers' mutex themselves. */
 UVM_HIDDEN int uvm__region_add(uintptr_t start, uintptr_t end,
-                               uvm_handler_fn fn, void *arg,
+                               uvm_handler_fn fn, void *arg, int flags,
                                struct uvm_region **out);
+
+/* The first region of version root that ends after addr and starts before
+ * limit, or NULL.  AS-safe. */
+UVM_HIDDEN struct uvm_region *uvm__region_next(const void *root,
+                                               uintptr_t addr,
+                                               uintptr_t limit);
+/* Call fn on every registered region (fork child; writers' mutex held). */
+UVM_HIDDEN void uvm__region_foreach(void (*fn)(struct uvm_region *));
 /* Validate r and take it out of the table: new faults no longer find it.
  * check(r) runs under the mutex first; a nonzero result is returned as is. */
 UVM_HIDDEN int uvm__region_unlink(struct uvm_region *r,

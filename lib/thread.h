@@ -69,6 +69,9 @@ UVM_HIDDEN void uvm__calls_wait(struct uvm_region *r);
  * cookie's address.  The dispatcher recognises it and prunes. */
 UVM_HIDDEN extern const char uvm__probe_cookie;
 UVM_HIDDEN int uvm__dispatch_installed(void);
+/* uvm_trap with UVM__REGION_* flags (for libuvm's own regions). */
+UVM_HIDDEN uvm_region *uvm__trap(void *addr, size_t len, uvm_handler_fn fn,
+                                 void *arg, int flags);
 /* Install libuvm's SIGSEGV/SIGBUS action (once).  0 or -errno. */
 UVM_HIDDEN int uvm__dispatch_install(void);
 UVM_HIDDEN void uvm__thread_atfork_child(void);

@@ -78,7 +78,7 @@ static inline int uvm__aligned(const void *p)
 /* ---- counters (version.c) ---- */
 struct uvm__counters {
     atomic_ulong faults, handled, declined, chained, forged;
-    atomic_ulong prot_calls, prot_pages, prot_rollbacks;
+    atomic_ulong prot_calls, prot_pages, prot_rollbacks, prot_uffd;
     atomic_ulong regions;
 };
 UVM_HIDDEN extern struct uvm__counters uvm__count;
@@ -88,6 +88,7 @@ UVM_HIDDEN extern struct uvm__counters uvm__count;
 /* ---- the environment (env.c): parsed in exactly one place ---- */
 enum uvm__backend { UVM__BACKEND_AUTO = 0, UVM__BACKEND_MPROTECT = 1 };
 UVM_HIDDEN int uvm__env_backend(void);
+UVM_HIDDEN int uvm__env_backend_cached(void);   /* AS-safe */
 
 /* ---- raw system calls that glibc does not wrap (os.c) ---- */
 UVM_HIDDEN pid_t uvm__gettid(void);                                /* AS */

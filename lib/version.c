@@ -11,6 +11,7 @@
 #include "region.h"
 #include "thread.h"
 #include "vma.h"
+#include "prot-uffd.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ static void atfork_child(void)
     uvm__region_reinit_child();
     uvm__thread_atfork_child();
     uvm__vma_atfork_child();
+    uvm__prot_uffd_atfork_child();
 }
 
 /* Runs before main() so that the fault path and AS-safe calls can read the
@@ -76,5 +78,6 @@ UVM_AS_SAFE int uvm_stats(struct uvm_stats *st)
     st->prot_pages = LOAD(prot_pages);
     st->prot_rollbacks = LOAD(prot_rollbacks);
     st->regions = LOAD(regions);
+    st->prot_uffd = LOAD(prot_uffd);
     return 0;
 }
