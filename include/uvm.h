@@ -173,7 +173,25 @@ struct uvm_snap_stats {
     size_t collapses;      /* snapshots folded into a neighbour */
 };
 
-/* Not available yet: fail with ENOSYS (see the README). */
+/* uvm_snapshot: capture [addr, addr+len) (page-aligned, readable and
+ * writable private anonymous or uvm_alloc memory) without copying it; a
+ * snapshot of exactly the range of existing snapshots joins their chain.
+ * NULL with EINVAL (alignment, length), ENOMEM (range not mapped, no
+ * memory), EACCES (range not read-write), EEXIST (partly overlaps another
+ * snapshot's range, a dirty tracker or a trap region).
+ * uvm_snap_read: copy len bytes at off of the snapshot into buf.
+ * uvm_snap_diff: store up to max addresses of live pages that differ from
+ * the snapshot, ascending; returns how many.
+ * uvm_snap_restore: make the live range equal to the snapshot again
+ * (copies only pages that differ; every snapshot stays valid).
+ * uvm_snap_save: write the snapshot's bytes to fd while other threads go
+ * on writing the range (EBADF, or write(2)'s errno).
+ * uvm_snap_view: a read-only mapping of the snapshot, for uvm_alloc memory
+ * (NULL with ENOTSUP elsewhere); valid until uvm_snap_release.
+ * uvm_snap_release: forget the snapshot; pages only it needed are freed.
+ * uvm_snap_stats: fill *st for the snapshot's chain.
+ * A stale or foreign handle is EINVAL.  See uvm_snapshot(3).  Thread-safe,
+ * not AS-safe. */
 UVM_EXPORT uvm_snap   *uvm_snapshot(void *addr, size_t len);
 UVM_EXPORT int         uvm_snap_read(const uvm_snap *s, size_t off, void *buf,
                                      size_t len);

@@ -1,1 +1,22 @@
 # Snapshots (issue 7): sources, tests and benchmark.
+# SPDX-License-Identifier: MIT
+
+check_PROGRAMS += tests/test-snap
+TESTS += tests/test-snap
+tests_test_snap_SOURCES = tests/test-snap.c tests/testutil.h
+tests_test_snap_CFLAGS = $(TEST_CFLAGS)
+tests_test_snap_LDADD = $(TEST_LIBS)
+
+# The long randomized run (>= 10^5 operations).
+.PHONY: check-long
+check-long: tests/test-snap$(EXEEXT)
+	UVM_SNAP_OPS=100000 ./tests/test-snap
+
+# The snapshot benchmark, run by make bench (and alone by make bench-snap).
+noinst_PROGRAMS += bench/uvm-bench-snap
+bench_uvm_bench_snap_CFLAGS = $(AM_CFLAGS)
+bench_uvm_bench_snap_LDADD = lib/libuvm.la
+.PHONY: bench-snap
+bench: bench-snap
+bench-snap: bench/uvm-bench-snap$(EXEEXT)
+	./bench/uvm-bench-snap

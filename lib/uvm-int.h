@@ -54,6 +54,7 @@ UVM_HIDDEN void uvm__assert_fail(const char *expr, const char *file, int line)
  * API gives out.  Set last at creation, poisoned at destruction. */
 #define UVM_SIG_REGION  0x5245474eu   /* "REGN" */
 #define UVM_SIG_TRACKER 0x54524b52u   /* "TRKR" */
+#define UVM_SIG_SNAP    0x534e4150u   /* "SNAP" */
 #define UVM_SIG_DEAD   0xdeadbeefu
 
 /* ---- errors at the public boundary ---- */

@@ -1,6 +1,5 @@
 /*
- * test-version.c: the library itself (version, page size, counters) and
- * the honest failure of what is not implemented yet (ENOSYS: snapshots).
+ * test-version.c: the library itself (version, page size, counters).
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
@@ -30,36 +29,6 @@ START_TEST(stats_rejects_null)
     struct uvm_stats st;
     ck_assert_int_eq(uvm_stats(&st), 0);
     ck_assert_uint_eq(st.regions, 0);
-}
-END_TEST
-
-#define ENOSYS_PTR(call)                     \
-    do {                                     \
-        errno = 0;                           \
-        ck_assert_ptr_null(call);            \
-        ck_assert_int_eq(errno, ENOSYS);     \
-    } while (0)
-#define ENOSYS_INT(call)                     \
-    do {                                     \
-        errno = 0;                           \
-        ck_assert_int_eq((call), -1);        \
-        ck_assert_int_eq(errno, ENOSYS);     \
-    } while (0)
-
-START_TEST(snapshots_are_not_implemented_yet)
-{
-    char *m = map_pages(1, PROT_READ | PROT_WRITE);
-    char buf[8];
-    void *pages[1];
-    struct uvm_snap_stats st;
-    ENOSYS_PTR(uvm_snapshot(m, PS));
-    ENOSYS_INT(uvm_snap_read(NULL, 0, buf, sizeof buf));
-    ENOSYS_INT(uvm_snap_diff(NULL, pages, 1));
-    ENOSYS_INT(uvm_snap_restore(NULL));
-    ENOSYS_INT(uvm_snap_save(NULL, 1));
-    ENOSYS_PTR(uvm_snap_view(NULL));
-    ENOSYS_INT(uvm_snap_release(NULL));
-    ENOSYS_INT(uvm_snap_stats(NULL, &st));
 }
 END_TEST
 
@@ -114,7 +83,6 @@ static Suite *version_suite(void)
     tcase_add_test(tc, version_matches_the_header);
     tcase_add_test(tc, pagesize_is_the_system_page_size);
     tcase_add_test(tc, stats_rejects_null);
-    tcase_add_test(tc, snapshots_are_not_implemented_yet);
     suite_add_tcase(s, tc);
     tc = tcase_create("env");
     tcase_add_test(tc, unknown_backend_is_ignored_with_one_warning);

@@ -1,0 +1,406 @@
+/*
+ * test-snap.c: copy-on-write snapshots (snap.c).
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * The heart is a randomized model-based test: writer threads write random
+ * pages, then the main thread takes, restores or releases snapshots in
+ * random order; after each step every live snapshot reads back byte for
+ * byte equal to its reference copy, the live range equals the model, diff
+ * equals the model's diff, and the pages held equal the distinct preserved
+ * pages of the model.  UVM_SNAP_SEED picks the seed (printed),
+ * UVM_SNAP_OPS the number of operations (make check-long: 10^5).
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+/* ---- the model ---- */
+
+#define NPAGES   64
+#define NTHREADS 3
+#define MAXSNAPS 8
+#define WRITES   8           /* per thread per step */
+
+struct model {
+    char *live;                          /* the range under test */
+    char *ref;                           /* what it should hold */
+    uint64_t vid[NPAGES];                /* content instance of live pages */
+    struct msnap {
+        uvm_snap *s;
+        char *ref;
+        uint64_t vid[NPAGES];
+    } snaps[MAXSNAPS];
+    int nsnaps;
+    uint64_t next_vid;
+    unsigned seed;
+};
+
+struct writer {
+    struct model *m;
+    int id;
+    unsigned seed;
+    uint64_t vid_base;
+};
+
+/* Thread id owns the pages p with p % NTHREADS == id: no two threads write
+ * one page in a step, so the model is exact. */
+static void *writer_run(void *arg)
+{
+    struct writer *w = arg;
+    for (int k = 0; k < WRITES; k++) {
+        size_t p = (size_t)(rand_r(&w->seed) % (NPAGES / NTHREADS)) *
+                       NTHREADS + (size_t)w->id;
+        if (p >= NPAGES)
+            continue;
+        uint64_t v = w->vid_base + (uint64_t)k + 1;
+        size_t off = (size_t)(rand_r(&w->seed) % (PS / 8)) * 8;
+        memcpy(w->m->live + p * PS + off, &v, 8);      /* may fault */
+        memcpy(w->m->ref + p * PS + off, &v, 8);
+        w->m->vid[p] = v;
+    }
+    return NULL;
+}
+
+static void model_writes(struct model *m)
+{
+    pthread_t t[NTHREADS];
+    struct writer w[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (struct writer){ m, i, rand_r(&m->seed), m->next_vid };
+        m->next_vid += WRITES + 1;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, writer_run, &w[i]), 0);
+    }
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(t[i], NULL);
+}
+
+/* Distinct (page, content instance) that a live snapshot needs and the
+ * live range no longer holds: what the store must hold, no more. */
+static size_t model_preserved(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t p = 0; p < NPAGES; p++)
+        for (int i = 0; i < m->nsnaps; i++) {
+            uint64_t v = m->snaps[i].vid[p];
+            int seen = v == m->vid[p];
+            for (int j = 0; j < i && !seen; j++)
+                seen = m->snaps[j].vid[p] == v;
+            n += !seen;
+        }
+    return n;
+}
+
+static void model_check(struct model *m, char *buf)
+{
+    ck_assert(memcmp(m->live, m->ref, NPAGES * PS) == 0);
+    for (int i = 0; i < m->nsnaps; i++) {
+        ck_assert_int_eq(uvm_snap_read(m->snaps[i].s, 0, buf, NPAGES * PS),
+                         0);
+        ck_assert_msg(memcmp(buf, m->snaps[i].ref, NPAGES * PS) == 0,
+                      "snapshot %d differs from its reference", i);
+    }
+    if (m->nsnaps > 0) {
+        int i = rand_r(&m->seed) % m->nsnaps;
+        void *pages[NPAGES];
+        ssize_t n = uvm_snap_diff(m->snaps[i].s, pages, NPAGES);
+        ssize_t want = 0;
+        for (size_t p = 0; p < NPAGES; p++)
+            if (memcmp(m->ref + p * PS, m->snaps[i].ref + p * PS, PS) != 0) {
+                ck_assert_int_lt(want, n);
+                ck_assert_ptr_eq(pages[want], m->live + p * PS);
+                want++;
+            }
+        ck_assert_int_eq(n, want);
+        struct uvm_snap_stats st;
+        ck_assert_int_eq(uvm_snap_stats(m->snaps[0].s, &st), 0);
+        ck_assert_uint_eq(st.chain_length, (size_t)m->nsnaps);
+        ck_assert_uint_eq(st.pages_stored, model_preserved(m));
+        ck_assert_uint_eq(st.bytes_held, st.pages_stored * PS);
+    }
+}
+
+static void model_step(struct model *m)
+{
+    int op = rand_r(&m->seed) % 8;
+    if (m->nsnaps == 0 || (op < 3 && m->nsnaps < MAXSNAPS)) {
+        struct msnap *s = &m->snaps[m->nsnaps];
+        s->s = uvm_snapshot(m->live, NPAGES * PS);
+        ck_assert_ptr_nonnull(s->s);
+        memcpy(s->ref, m->ref, NPAGES * PS);
+        memcpy(s->vid, m->vid, sizeof s->vid);
+        m->nsnaps++;
+    } else if (op < 6) {
+        int i = rand_r(&m->seed) % m->nsnaps;
+        struct msnap t = m->snaps[i];
+        ck_assert_int_eq(uvm_snap_release(t.s), 0);
+        memmove(&m->snaps[i], &m->snaps[i + 1],
+                (size_t)(m->nsnaps - i - 1) * sizeof t);
+        m->snaps[--m->nsnaps] = t;        /* keep its ref buffer */
+    } else {
+        int i = rand_r(&m->seed) % m->nsnaps;
+        struct msnap *s = &m->snaps[i];
+        ck_assert_int_eq(uvm_snap_restore(s->s), 0);
+        for (size_t p = 0; p < NPAGES; p++)
+            if (m->vid[p] != s->vid[p])
+                m->vid[p] = ++m->next_vid;   /* a new instance of it */
+        memcpy(m->ref, s->ref, NPAGES * PS);
+    }
+}
+
+static unsigned test_seed(void)
+{
+    const char *e = getenv("UVM_SNAP_SEED");
+    unsigned seed = e ? (unsigned)strtoul(e, NULL, 0)
+                      : (unsigned)time(NULL) ^ (unsigned)getpid();
+    printf("test-snap: seed %u (set UVM_SNAP_SEED to repeat)\n", seed);
+    fflush(stdout);
+    return seed;
+}
+
+static void run_model(char *live)
+{
+    const char *e = getenv("UVM_SNAP_OPS");
+    long ops = e ? strtol(e, NULL, 0) : 4000;
+    struct model *m = calloc(1, sizeof *m);
+    ck_assert_ptr_nonnull(m);
+    m->live = live;
+    m->seed = test_seed();
+    m->ref = calloc(NPAGES, PS);
+    char *buf = malloc(NPAGES * PS);
+    for (int i = 0; i < MAXSNAPS; i++)
+        m->snaps[i].ref = malloc(NPAGES * PS);
+    for (long done = 0; done < ops; done += NTHREADS * WRITES + 1) {
+        model_writes(m);
+        model_step(m);
+        model_check(m, buf);
+    }
+    while (m->nsnaps > 0)
+        ck_assert_int_eq(uvm_snap_release(m->snaps[--m->nsnaps].s), 0);
+    /* The range is writable again and holds the model. */
+    poke(live, 1);
+    m->ref[0] = 1;
+    ck_assert(memcmp(live, m->ref, NPAGES * PS) == 0);
+    printf("test-snap: %ld operations\n", ops);
+}
+
+START_TEST(random_model_private_anonymous)
+{
+    run_model(map_pages(NPAGES, PROT_READ | PROT_WRITE));
+}
+END_TEST
+
+START_TEST(random_model_uvm_alloc)
+{
+    run_model(uvm_alloc(NPAGES * PS, PROT_READ | PROT_WRITE));
+}
+END_TEST
+
+START_TEST(random_model_mprotect_fallback)
+{
+    setenv("UVM_BACKEND", "mprotect", 1);
+    run_model(map_pages(NPAGES, PROT_READ | PROT_WRITE));
+}
+END_TEST
+
+/* ---- single properties ---- */
+
+START_TEST(snapshot_reads_back_what_the_range_held)
+{
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'a', 4 * PS);
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    memset(m + PS, 'b', PS);
+    char buf[8];
+    ck_assert_int_eq(uvm_snap_read(s, PS + 3, buf, sizeof buf), 0);
+    ck_assert(memcmp(buf, "aaaaaaaa", 8) == 0);
+    struct uvm_snap_stats st;
+    ck_assert_int_eq(uvm_snap_stats(s, &st), 0);
+    ck_assert_uint_eq(st.pages_stored, 1);
+    ck_assert_uint_eq(st.cow_copies, 1);
+    ck_assert_int_eq(uvm_snap_restore(s), 0);
+    ck_assert_int_eq(m[PS], 'a');
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+}
+END_TEST
+
+START_TEST(bad_arguments_and_stale_handles_are_einval)
+{
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot(m + 1, PS));
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_ptr_null(uvm_snapshot(m, 0));
+    ck_assert_int_eq(errno, EINVAL);
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    char buf[2];
+    ck_assert_int_eq(uvm_snap_read(s, 4 * PS - 1, buf, 2), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    ck_assert_int_eq(uvm_snap_release(s), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(uvm_snap_read(s, 0, buf, 1), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    uvm_snap *foreign = (uvm_snap *)buf;
+    ck_assert_int_eq(uvm_snap_restore(foreign), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(uvm_snap_release(NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(partial_overlap_is_eexist_exact_range_joins)
+{
+    char *m = map_pages(8, PROT_READ | PROT_WRITE);
+    uvm_snap *a = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(a);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot(m + 2 * PS, 4 * PS));
+    ck_assert_int_eq(errno, EEXIST);
+    uvm_snap *b = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(b);
+    struct uvm_snap_stats st;
+    ck_assert_int_eq(uvm_snap_stats(a, &st), 0);
+    ck_assert_uint_eq(st.chain_length, 2);
+    uvm_tracker *t = uvm_dirty_start(m + 4 * PS, 4 * PS, UVM_DIRTY_AUTO);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_ptr_null(uvm_snapshot(m + 4 * PS, 2 * PS));
+    ck_assert_int_eq(errno, EEXIST);
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
+    ck_assert_int_eq(uvm_snap_release(a), 0);
+    ck_assert_int_eq(uvm_snap_release(b), 0);
+}
+END_TEST
+
+static int nop_handler(const struct uvm_fault *f) { return UVM_DECLINE; }
+
+START_TEST(trap_region_overlap_is_eexist)
+{
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    uvm_region *r = uvm_trap(m + PS, PS, nop_handler, NULL);
+    ck_assert_ptr_nonnull(r);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot(m, 4 * PS));
+    ck_assert_int_eq(errno, EEXIST);
+    ck_assert_int_eq(uvm_untrap(r), 0);
+}
+END_TEST
+
+/* ---- concurrent save ---- */
+
+struct hammer { char *m; size_t n; atomic_int stop; unsigned seed; };
+
+static void *hammer_run(void *arg)
+{
+    struct hammer *h = arg;
+    while (!atomic_load(&h->stop)) {
+        size_t p = (size_t)rand_r(&h->seed) % h->n;
+        h->m[p * PS + (size_t)rand_r(&h->seed) % PS] = (char)rand_r(&h->seed);
+    }
+    return NULL;
+}
+
+static void save_while_writing(char *m, size_t n)
+{
+    for (size_t i = 0; i < n * PS; i += 64)
+        m[i] = (char)(i / 64);
+    char *ref = malloc(n * PS);
+    memcpy(ref, m, n * PS);
+    uvm_snap *s = uvm_snapshot(m, n * PS);
+    ck_assert_ptr_nonnull(s);
+    struct hammer h[2] = { { m, n, 0, 1 }, { m, n, 0, 2 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, hammer_run, &h[i]);
+    char path[] = "/tmp/test-snap-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ck_assert_int_eq(uvm_snap_save(s, fd), 0);
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&h[i].stop, 1);
+        pthread_join(t[i], NULL);
+    }
+    char *got = malloc(n * PS);
+    ck_assert_int_eq(pread(fd, got, n * PS, 0), (ssize_t)(n * PS));
+    ck_assert_int_eq(lseek(fd, 0, SEEK_END), (off_t)(n * PS));
+    ck_assert(memcmp(got, ref, n * PS) == 0);
+    close(fd);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+}
+
+START_TEST(save_during_concurrent_writes_equals_the_snapshot)
+{
+    save_while_writing(map_pages(2048, PROT_READ | PROT_WRITE), 2048);
+}
+END_TEST
+
+START_TEST(save_during_concurrent_writes_uvm_alloc)
+{
+    save_while_writing(uvm_alloc(2048 * PS, PROT_READ | PROT_WRITE), 2048);
+}
+END_TEST
+
+/* ---- view ---- */
+
+START_TEST(view_of_uvm_alloc_memory_is_the_snapshot)
+{
+    char *m = uvm_alloc(16 * PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(m);
+    memset(m, 'x', 16 * PS);
+    uvm_snap *s = uvm_snapshot(m, 16 * PS);
+    memset(m + 3 * PS, 'y', PS);
+    const char *v = uvm_snap_view(s);
+    ck_assert_ptr_nonnull(v);
+    memset(m + 5 * PS, 'z', PS);
+    for (size_t i = 0; i < 16 * PS; i++)
+        ck_assert_int_eq(v[i], 'x');
+    ck_assert_ptr_eq(uvm_snap_view(s), v);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+}
+END_TEST
+
+START_TEST(view_of_anonymous_memory_is_enotsup)
+{
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snap_view(s));
+    ck_assert_int_eq(errno, ENOTSUP);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+}
+END_TEST
+
+static Suite *snap_suite(void)
+{
+    Suite *s = suite_create("snap");
+    TCase *tc = tcase_create("api");
+    tcase_add_test(tc, snapshot_reads_back_what_the_range_held);
+    tcase_add_test(tc, bad_arguments_and_stale_handles_are_einval);
+    tcase_add_test(tc, partial_overlap_is_eexist_exact_range_joins);
+    tcase_add_test(tc, trap_region_overlap_is_eexist);
+    tcase_add_test(tc, view_of_uvm_alloc_memory_is_the_snapshot);
+    tcase_add_test(tc, view_of_anonymous_memory_is_enotsup);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("save");
+    tcase_add_test(tc, save_during_concurrent_writes_equals_the_snapshot);
+    tcase_add_test(tc, save_during_concurrent_writes_uvm_alloc);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("model");
+    tcase_set_timeout(tc, 0);
+    tcase_add_test(tc, random_model_private_anonymous);
+    tcase_add_test(tc, random_model_uvm_alloc);
+    tcase_add_test(tc, random_model_mprotect_fallback);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(snap_suite());
+}
