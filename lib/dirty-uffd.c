@@ -38,43 +38,29 @@
  */
 #include "dirty-int.h"
 #include "compat.h"
+#include "uffd.h"
 
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define UFFD_FEATURES (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
 #define SCAN_VEC 256       /* regions per PAGEMAP_SCAN call */
 
-static int uffd_flags = -1;     /* (c) after the probe: flags that work */
-
-/* A userfaultfd with the async-WP features.  Unprivileged processes need
- * UFFD_USER_MODE_ONLY when vm.unprivileged_userfaultfd is 0; asynchronous
- * WP faults are resolved before the user-mode check, so kernel writes are
- * still seen. */
-static int uffd_open(int flags)
-{
-    int fd = (int)syscall(SYS_userfaultfd, flags);
-    if (fd < 0)
-        return -errno;
-    struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURES };
-    if (ioctl(fd, UFFDIO_API, &api) != 0 ||
-        (api.features & UFFD_FEATURES) != UFFD_FEATURES) {
-        close(fd);
-        return -ENOTSUP;
-    }
-    return fd;
-}
+/* (c) after the probe: 1 when a real round trip worked.  Opening, with
+ * UFFD_USER_MODE_ONLY for unprivileged processes (asynchronous WP faults
+ * are resolved before the user-mode check, so kernel writes are still
+ * seen), is uffd.c's. */
+static int uffd_works;
 
 static int uffd_start(struct uvm_tracker *t)
 {
-    if (uffd_flags < 0)
+    if (!uffd_works)
         return -ENOTSUP;
-    int fd = uffd_open(uffd_flags);
+    int fd = uvm__uffd_open(UFFD_FEATURES);
     if (fd < 0)
         return fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ? fd
                                                                : -ENOTSUP;
@@ -216,25 +202,17 @@ static int uffd_round_trip(void)
 
 static void uffd_probe_once(void)
 {
-    static const int tries[] = { O_CLOEXEC | O_NONBLOCK,
-                                 O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY };
-    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
-        int fd = uffd_open(tries[i]);
-        if (fd == -EPERM)
-            continue;              /* unprivileged: try user mode only */
-        if (fd < 0)
-            return;
-        close(fd);
-        uffd_flags = tries[i];
-        if (!uffd_round_trip())
-            uffd_flags = -1;
+    int fd = uvm__uffd_open(UFFD_FEATURES);
+    if (fd < 0)
         return;
-    }
+    close(fd);
+    uffd_works = 1;                 /* uffd_start needs it for the trip */
+    uffd_works = uffd_round_trip();
 }
 
 int uvm__dirty_uffd_probe(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, uffd_probe_once);
-    return uffd_flags >= 0 ? 0 : -ENOTSUP;
+    return uffd_works ? 0 : -ENOTSUP;
 }

@@ -46,15 +46,14 @@
  */
 #include "prot-uffd.h"
 #include "prot-backend.h"
+#include "uffd.h"
 #include "compat.h"
 #include "region.h"
 #include "vma.h"
 
-#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define WORD_BITS (8 * sizeof(unsigned long))
@@ -71,22 +70,6 @@ static atomic_int pfd = -1;
 
 /* ---- the userfaultfd ---- */
 
-UVM_AS_SAFE static int pu_open_with(int flags)
-{
-    int fd = (int)syscall(SYS_userfaultfd, flags);
-    if (fd < 0)
-        return -errno;
-    struct uffdio_api api = {
-        .api = UFFD_API,
-        .features = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_WP_UNPOPULATED,
-    };
-    if (ioctl(fd, UFFDIO_API, &api) != 0) {
-        close(fd);
-        return -ENOTSUP;
-    }
-    return fd;
-}
-
 /* The descriptor, opened at first use; negative when there is none. */
 UVM_AS_SAFE static int pu_fd(void)
 {
@@ -96,12 +79,9 @@ UVM_AS_SAFE static int pu_fd(void)
     int expect = -1;
     if (!atomic_compare_exchange_strong(&pfd, &expect, -2))
         return expect;                  /* another thread is opening it */
-    /* Unprivileged processes (vm.unprivileged_userfaultfd = 0) may still
-     * have a user-mode-only descriptor; that is all write faults from user
-     * code need.  Kernel accesses then fail with EFAULT, as with mprotect. */
-    fd = pu_open_with(O_CLOEXEC | O_NONBLOCK);
-    if (fd == -EPERM)
-        fd = pu_open_with(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    /* With a user-mode-only descriptor (unprivileged), kernel accesses to
+     * write-protected pages fail with EFAULT, as with mprotect. */
+    fd = uvm__uffd_open(UFFD_FEATURE_SIGBUS | UFFD_FEATURE_WP_UNPOPULATED);
     atomic_store(&pfd, fd >= 0 ? fd : -3);
     return fd >= 0 ? fd : -3;
 }

@@ -73,6 +73,7 @@
 #include "memobj.h"
 #include "vma.h"
 #include "compat.h"
+#include "uffd.h"
 
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -82,12 +83,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1     /* Linux 5.11 */
-#endif
 
 enum { PG_PROT = 0, PG_BUSY = 1, PG_LIVE = 2 };
 
@@ -254,22 +250,16 @@ static int uffd_open_wp(uintptr_t start, size_t len)
 {
     if (uvm__env_backend() == UVM__BACKEND_MPROTECT)
         return -ENOTSUP;
-    const uint64_t feat = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_WP_UNPOPULATED;
-    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 && errno == EPERM)
-        fd = (int)syscall(SYS_userfaultfd,
-                          O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    int fd = uvm__uffd_open(UFFD_FEATURE_SIGBUS |
+                            UFFD_FEATURE_WP_UNPOPULATED);
     if (fd < 0)
         return -ENOTSUP;
-    struct uffdio_api api = { .api = UFFD_API, .features = feat };
     struct uffdio_register reg = {
         .range = { .start = start, .len = len },
         .mode = UFFDIO_REGISTER_MODE_WP,
     };
     int rc = 0;
-    if (ioctl(fd, UFFDIO_API, &api) != 0 || (api.features & feat) != feat)
-        rc = -ENOTSUP;
-    else if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0)
+    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0)
         rc = errno == EBUSY ? -EEXIST : -ENOTSUP;
     if (rc < 0) {
         close(fd);
