@@ -88,6 +88,10 @@ void loops_use(enum bench_variant v);
 double loops_block(enum bench_loop loop, int rounds);
 
 const char *loops_variant_name(enum bench_variant v);
+/* Can variant v be timed?  Not libsigsegv's dispatcher when libuvm is
+ * built on libsigsegv (uvm_fault_layer()): a process has one libsigsegv
+ * global handler, and libuvm holds it. */
+int loops_variant_ok(enum bench_variant v);
 
 /* The handler body every variant runs (loops.c), for sigsegv.c. */
 void loops_trap_work(char *page);

@@ -94,6 +94,13 @@ const char *loops_variant_name(enum bench_variant v)
     return ops[v].name;
 }
 
+static int sigsegv_held_by_libuvm;      /* see loops_variant_ok */
+
+int loops_variant_ok(enum bench_variant v)
+{
+    return v != BENCH_SIGSEGV || !sigsegv_held_by_libuvm;
+}
+
 /* ---- signal context ---- */
 
 /* A protection call failed inside a handler: retrying would fault
@@ -231,8 +238,12 @@ int loops_init(unsigned long seed)
     if (area_map() != 0)
         return -1;
     capture_actions();
-    if (sigsegv_variant_init(st.mem, BENCH_PAGES * st.pagesize,
-                             loops_trap_work, &st.act[BENCH_SIGSEGV]) != 0)
+    sigsegv_held_by_libuvm = strcmp(uvm_fault_layer(), "libsigsegv") == 0;
+    if (sigsegv_held_by_libuvm)
+        st.act[BENCH_SIGSEGV] = st.act[BENCH_RAW];     /* never timed */
+    else if (sigsegv_variant_init(st.mem, BENCH_PAGES * st.pagesize,
+                                  loops_trap_work,
+                                  &st.act[BENCH_SIGSEGV]) != 0)
         return -1;
     loops_use(BENCH_UVM);
     return 0;

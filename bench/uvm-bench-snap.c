@@ -9,26 +9,40 @@
  *  - epoch: take a snapshot, write 1 % of the pages (fresh random pages),
  *    release the previous snapshot; against fork() as a snapshot (Redis
  *    BGSAVE: the child holds the image while the parent writes 1 %, then
- *    exits and is reaped).  Medians over EPOCHS epochs.
+ *    exits and is reaped).  Medians over EPOCHS epochs, and the epoch's
+ *    parts (take, writes, release).
  *  - COW: a write that must preserve a page (from the epoch) against the
  *    TRAP+UNPROT round trip (uvm_trap, uvm_protn, a write whose handler
- *    calls uvm_unprot) plus one 4 KiB memcpy.
- * Then the three targets of issue 7 at 1 GiB, each "met" or "MISSED".
- * Only the public header, except the fork() baseline.
+ *    calls uvm_unprot) plus one 4 KiB memcpy; the first epoch, whose
+ *    copies go to store memory never used before, separately.
+ *  - hot (extra, not a target): the same 1 % of the pages written every
+ *    epoch.
+ * Then the three targets of issue 7 at 1 GiB, each "met" or "MISSED", and
+ * next to the epoch target the measured floors that bound it: what the
+ * writes alone cost when each first write is one synchronous fault
+ * (TRAP+UNPROT + copy, the least any design that preserves never-copied
+ * pages must pay), and what they would cost if the kernel resolved them
+ * (a userfaultfd WP_ASYNC fault: a redo design with a free base copy).
+ * Only the public header, except the fork() and userfaultfd baselines.
  * Usage: uvm-bench-snap [max-MiB] (default 4096; UVM_BENCH_SNAP_MAX_MIB).
  */
 #define _GNU_SOURCE 1
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <uvm.h>
 
-#define EPOCHS 5
+#define EPOCHS 5                 /* per block */
+#define BLOCKS 2                 /* blocks of libuvm and fork() epochs */
 
 static double now(void)
 {
@@ -70,56 +84,144 @@ static char *populated(size_t len)
     return p;
 }
 
-/* Write 1 % of the pages (at least one), fresh random pages. */
-static size_t write_one_percent(char *p, size_t npages)
+/* Write 1 % of the pages (at least one), fresh random pages; or, with
+ * hot, the same pages every time (seeded alike). */
+static size_t write_one_percent(char *p, size_t npages, int hot)
 {
     size_t n = npages / 100 ? npages / 100 : 1;
     size_t ps = uvm_pagesize();
+    unsigned long saved = rnd_state;
+    if (hot)
+        rnd_state = 0x9e3779b97f4a7c15UL;
     for (size_t k = 0; k < n; k++)
         p[rnd(npages) * ps + 8] ^= 1;
+    if (hot)
+        rnd_state = saved;
     return n;
 }
 
+/* Samples of one quantity, medians at the end. */
+#define MAXS 64
+struct samples { double v[MAXS]; int n; };
+
+static void add(struct samples *s, double x)
+{
+    if (s->n < MAXS)
+        s->v[s->n++] = x;
+}
+
+static double med(struct samples *s)
+{
+    return s->n > 0 ? median(s->v, s->n) : 0;
+}
+
 struct row {
-    double mib, first_snap, fork_call, epoch_snap, epoch_fork, cow_us;
-    double take_ms;
+    double mib;
+    size_t written;                 /* pages written per epoch */
+    struct samples first, fork_call, epoch, take, writes, release, cow;
+    struct samples epoch_fork, hot, tu, mc;
+    double cow_first_us;
 };
 
-static void bench_size(size_t len, struct row *r)
+/* The baselines, measured between epochs so that they see the machine as
+ * the epochs do (it is shared and noisy): TRAP+UNPROT, one write to a
+ * read-only page whose handler makes it writable again, and one page
+ * memcpy. */
+#define TU_PAGES 2000
+static char *tu_mem, *mc_a, *mc_b;
+static uvm_region *tu_region;
+
+static int h_unprot(const struct uvm_fault *f)
 {
-    size_t ps = uvm_pagesize(), npages = len / ps;
-    char *p = populated(len);
-    if (p == NULL) {
-        r->mib = -1;
-        return;
+    return uvm_unprot(f->page, PROT_READ | PROT_WRITE) == 0 ? UVM_RETRY
+                                                            : UVM_DECLINE;
+}
+
+/* The region exists only for the round: libuvm's fork() handlers would
+ * otherwise work on it in every fork() timed here. */
+static double trap_unprot_round(void)
+{
+    size_t ps = uvm_pagesize();
+    tu_region = uvm_trap(tu_mem, TU_PAGES * ps, h_unprot, NULL);
+    if (tu_region == NULL) {
+        perror("uvm_trap");
+        exit(1);
     }
-    r->mib = (double)len / (1 << 20);
-    double t0 = now();
+    uvm_protn(tu_mem, TU_PAGES, PROT_READ);
+    double a = now();
+    for (size_t i = 0; i < TU_PAGES; i++)
+        ((volatile char *)tu_mem)[i * ps] = 1;
+    double t = (now() - a) / TU_PAGES * 1e6;
+    uvm_untrap(tu_region);
+    return t;
+}
+
+static double memcpy_round(void)
+{
+    size_t ps = uvm_pagesize(), n = 4096;
+    double t = now();
+    for (size_t i = 0; i < n; i++)
+        memcpy(mc_b + i * ps, mc_a + ((i * 7919) % n) * ps, ps);
+    return (now() - t) / (double)n * 1e6;
+}
+
+static void baselines_init(void)
+{
+    size_t ps = uvm_pagesize();
+    tu_mem = populated(TU_PAGES * ps);
+    mc_a = populated(4096 * ps);
+    mc_b = populated(4096 * ps);
+    if (tu_mem == NULL || mc_a == NULL || mc_b == NULL)
+        exit(1);
+    /* Not the fork() baseline's business: it copies only the range. */
+    madvise(tu_mem, TU_PAGES * ps, MADV_DONTFORK);
+    madvise(mc_a, 4096 * ps, MADV_DONTFORK);
+    madvise(mc_b, 4096 * ps, MADV_DONTFORK);
+}
+
+/* EPOCHS epochs of snapshot, writes, release of the previous snapshot,
+ * each followed by one round of each baseline. */
+static void epochs(char *p, size_t len, int hot, struct row *r)
+{
+    size_t npages = len / uvm_pagesize();
     uvm_snap *s = uvm_snapshot(p, len);
-    r->first_snap = now() - t0;
     if (s == NULL) {
         perror("uvm_snapshot");
         exit(1);
     }
-    double ep[EPOCHS], take[EPOCHS], cow[EPOCHS];
     for (int e = 0; e < EPOCHS; e++) {
         double a = now();
         uvm_snap *n = uvm_snapshot(p, len);
         double b = now();
-        size_t w = write_one_percent(p, npages);
+        size_t w = write_one_percent(p, npages, hot);
         double c = now();
         uvm_snap_release(s);
         s = n;
-        ep[e] = now() - a;
-        take[e] = b - a;
-        cow[e] = (c - b) / (double)w;
+        double d = now();
+        r->written = w;
+        if (hot) {
+            add(&r->hot, d - a);
+            continue;
+        }
+        if (r->cow_first_us == 0)
+            r->cow_first_us = (c - b) / (double)w * 1e6;   /* fresh store */
+        else
+            add(&r->cow, (c - b) / (double)w * 1e6);
+        add(&r->epoch, d - a);
+        add(&r->take, b - a);
+        add(&r->writes, c - b);
+        add(&r->release, d - c);
+        add(&r->tu, trap_unprot_round());
+        add(&r->mc, memcpy_round());
     }
     uvm_snap_release(s);
-    r->epoch_snap = median(ep, EPOCHS);
-    r->take_ms = median(take, EPOCHS) * 1e3;
-    r->cow_us = median(cow, EPOCHS) * 1e6;
+}
 
-    double fk[EPOCHS], fc[EPOCHS];
+/* fork() as a snapshot (Redis BGSAVE): the child holds the image while
+ * the parent writes 1 %, then exits and is reaped. */
+static void fork_epochs(char *p, size_t len, struct row *r)
+{
+    size_t npages = len / uvm_pagesize();
     for (int e = 0; e < EPOCHS; e++) {
         int fds[2];
         if (pipe(fds) != 0)
@@ -135,56 +237,99 @@ static void bench_size(size_t len, struct row *r)
         }
         double b = now();
         close(fds[0]);
-        write_one_percent(p, npages);
+        write_one_percent(p, npages, 0);
         close(fds[1]);
         waitpid(pid, NULL, 0);
-        fk[e] = now() - a;
-        fc[e] = b - a;
+        add(&r->epoch_fork, now() - a);
+        add(&r->fork_call, b - a);
     }
-    r->epoch_fork = median(fk, EPOCHS);
-    r->fork_call = median(fc, EPOCHS);
+}
+
+/* First snapshots and fork() calls, alternating. */
+static void firsts(char *p, size_t len, struct row *r)
+{
+    for (int k = 0; k < EPOCHS; k++) {
+        double a = now();
+        uvm_snap *s = uvm_snapshot(p, len);
+        add(&r->first, now() - a);
+        if (s == NULL) {
+            perror("uvm_snapshot");
+            exit(1);
+        }
+        uvm_snap_release(s);
+        a = now();
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        add(&r->fork_call, now() - a);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void bench_size(size_t len, struct row *r)
+{
+    char *p = populated(len);
+    if (p == NULL) {
+        r->mib = -1;
+        return;
+    }
+    r->mib = (double)len / (1 << 20);
+    firsts(p, len, r);
+    for (int b = 0; b < BLOCKS; b++) {
+        epochs(p, len, 0, r);
+        fork_epochs(p, len, r);
+    }
+    epochs(p, len, 1, r);
     munmap(p, len);
 }
 
-/* TRAP+UNPROT round trip: one write to a read-only page whose handler
- * makes it writable again. */
-static int h_unprot(const struct uvm_fault *f)
-{
-    return uvm_unprot(f->page, PROT_READ | PROT_WRITE) == 0 ? UVM_RETRY
-                                                            : UVM_DECLINE;
-}
-
-static double trap_unprot_us(void)
-{
-    size_t ps = uvm_pagesize(), n = 2000;
-    char *p = populated(n * ps);
-    uvm_region *r = uvm_trap(p, n * ps, h_unprot, NULL);
-    double best = 1e9;
-    for (int round = 0; round < 3; round++) {
-        uvm_protn(p, n, PROT_READ);
-        double a = now();
-        for (size_t i = 0; i < n; i++)
-            ((volatile char *)p)[i * ps] = 1;
-        double t = (now() - a) / (double)n;
-        if (t < best)
-            best = t;
-    }
-    uvm_untrap(r);
-    munmap(p, n * ps);
-    return best * 1e6;
-}
-
-static double memcpy_us(void)
+/* The floor under any redo design: a write fault the kernel resolves by
+ * itself (userfaultfd WP_ASYNC, Linux 6.7), no signal.  -1 if the kernel
+ * or the privileges do not allow it. */
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+static double async_wp_fault_us(void)
 {
     size_t ps = uvm_pagesize(), n = 4096;
-    char *a = populated(n * ps), *b = populated(n * ps);
-    double t = now();
-    for (size_t i = 0; i < n; i++)
-        memcpy(b + i * ps, a + ((i * 7919) % n) * ps, ps);
-    t = (now() - t) / (double)n;
-    munmap(a, n * ps);
-    munmap(b, n * ps);
-    return t * 1e6;
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        fd = (int)syscall(SYS_userfaultfd,
+                          O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0)
+        return -1;
+    struct uffdio_api api = { .api = UFFD_API,
+                              .features = UFFD_FEATURE_WP_ASYNC };
+    char *p = populated(n * ps);
+    struct uffdio_register reg = {
+        .range = { (unsigned long)p, n * ps },
+        .mode = UFFDIO_REGISTER_MODE_WP,
+    };
+    struct uffdio_writeprotect wp = {
+        .range = { (unsigned long)p, n * ps },
+        .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+    };
+    double best = -1;
+    if (p != NULL && ioctl(fd, UFFDIO_API, &api) == 0 &&
+        ioctl(fd, UFFDIO_REGISTER, &reg) == 0) {
+        for (int round = 0; round < 3; round++) {
+            if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0)
+                break;
+            double a = now();
+            for (size_t i = 0; i < n; i++)
+                ((volatile char *)p)[((i * 7919) % n) * ps] = 1;
+            double t = (now() - a) / (double)n;
+            if (best < 0 || t < best)
+                best = t;
+        }
+    }
+    close(fd);
+    if (p != NULL)
+        munmap(p, n * ps);
+    return best < 0 ? -1 : best * 1e6;
 }
 
 int main(int argc, char **argv)
@@ -193,45 +338,71 @@ int main(int argc, char **argv)
     size_t max_mib = argc > 1 ? strtoul(argv[1], NULL, 0)
                               : e ? strtoul(e, NULL, 0) : 4096;
     long avail = sysconf(_SC_AVPHYS_PAGES) * (sysconf(_SC_PAGESIZE) / 1024);
-    printf("uvm-bench-snap: 1 %% of pages written per epoch, medians of %d "
-           "epochs\n", EPOCHS);
-    printf("%9s %11s %10s | %10s %12s %12s %7s | %8s\n", "MiB",
-           "1st snap ms", "fork() ms", "take ms", "epoch uvm ms",
-           "epoch fork ms", "ratio", "COW us");
-    struct row at1g = { 0 };
+    baselines_init();
+    printf("uvm-bench-snap: 1 %% of pages written per epoch; medians of %d "
+           "first snapshots and forks, of %d epochs (libuvm and fork() in "
+           "alternating blocks)\n", EPOCHS, EPOCHS * BLOCKS);
+    printf("%6s %9s %8s | %7s %8s %7s %8s %9s %6s | %6s %6s | %8s\n",
+           "MiB", "1st snap", "fork()", "take", "writes", "release",
+           "epoch", "fork ep.", "ratio", "COW", "COW 1st", "hot ep.");
+    printf("%6s %9s %8s | %7s %8s %7s %8s %9s %6s | %6s %6s | %8s\n",
+           "", "ms", "ms", "ms", "ms", "ms", "ms", "ms", "", "us", "us",
+           "ms extra");
+    static struct row r, at1g;
     for (size_t mib = 1; mib <= max_mib; mib *= 4) {
         if ((long)(mib * 1024) > avail / 10 * 8) {
-            printf("%9zu skipped: not enough free memory\n", mib);
+            printf("%6zu skipped: not enough free memory\n", mib);
             break;
         }
-        struct row r = { 0 };
+        memset(&r, 0, sizeof r);
         bench_size(mib << 20, &r);
         if (r.mib < 0)
             break;
-        printf("%9.0f %11.3f %10.3f | %10.3f %12.3f %12.3f %6.1fx | %8.2f\n",
-               r.mib, r.first_snap * 1e3, r.fork_call * 1e3, r.take_ms,
-               r.epoch_snap * 1e3, r.epoch_fork * 1e3,
-               r.epoch_fork / r.epoch_snap, r.cow_us);
+        printf("%6.0f %9.3f %8.3f | %7.3f %8.3f %7.3f %8.3f %9.3f %5.1fx |"
+               " %6.2f %6.2f | %8.3f\n",
+               r.mib, med(&r.first) * 1e3, med(&r.fork_call) * 1e3,
+               med(&r.take) * 1e3, med(&r.writes) * 1e3,
+               med(&r.release) * 1e3, med(&r.epoch) * 1e3,
+               med(&r.epoch_fork) * 1e3, med(&r.epoch_fork) / med(&r.epoch),
+               med(&r.cow), r.cow_first_us, med(&r.hot) * 1e3);
         fflush(stdout);
         if (mib == 1024)
             at1g = r;
     }
-    double tu = trap_unprot_us(), mc = memcpy_us();
-    printf("TRAP+UNPROT round trip %.2f us, one page memcpy %.2f us\n", tu,
-           mc);
+    double aw = async_wp_fault_us();
     if (at1g.mib == 0) {
         printf("targets: not judged (no 1 GiB row)\n");
         return 0;
     }
-    double ratio = at1g.epoch_fork / at1g.epoch_snap;
-    double limit = 1.5 * tu + mc;
+    double tu = med(&at1g.tu), mc = med(&at1g.mc);
+    double fork_ep = med(&at1g.epoch_fork) * 1e3, ep = med(&at1g.epoch) * 1e3;
+    printf("at 1 GiB, between the epochs: TRAP+UNPROT round trip %.2f us, "
+           "one page memcpy %.2f us; kernel-resolved (WP_ASYNC) write "
+           "fault ", tu, mc);
+    if (aw < 0)
+        printf("n/a\n");
+    else
+        printf("%.2f us\n", aw);
+    double ratio = fork_ep / ep;
+    double n = (double)at1g.written;
+    double sync_floor = n * (tu + mc) * 1e-3;         /* ms */
     printf("target epoch >= 10x cheaper than fork() at 1 GiB: %.1fx  %s\n",
            ratio, ratio >= 10 ? "met" : "MISSED");
+    printf("  floor: %.0f fresh pages x (TRAP+UNPROT + copy) = %.2f ms of "
+           "writes alone -> at best %.1fx\n", n, sync_floor,
+           fork_ep / sync_floor);
+    if (aw >= 0)
+        printf("  even kernel-resolved faults plus copies (redo with a free "
+               "base copy): %.2f ms -> %.1fx\n", n * (aw + mc) * 1e-3,
+               fork_ep / (n * (aw + mc) * 1e-3));
+    double first = med(&at1g.first) * 1e3, fc = med(&at1g.fork_call) * 1e3;
     printf("target first snapshot of 1 GiB <= fork(): %.2f ms vs %.2f ms  "
-           "%s\n", at1g.first_snap * 1e3, at1g.fork_call * 1e3,
-           at1g.first_snap <= at1g.fork_call ? "met" : "MISSED");
+           "%s\n", first, fc, first <= fc ? "met" : "MISSED");
+    double cow = med(&at1g.cow), limit = 1.5 * tu + mc;
     printf("target preserving write <= 1.5 x TRAP+UNPROT + copy: %.2f us "
-           "vs %.2f us  %s\n", at1g.cow_us, limit,
-           at1g.cow_us <= limit ? "met" : "MISSED");
+           "vs %.2f us  %s\n", cow, limit, cow <= limit ? "met" : "MISSED");
+    printf("extra (not a target): hot-set epoch, the same 1 %% rewritten: "
+           "%.2f ms, %.1fx cheaper than the fork epoch\n",
+           med(&at1g.hot) * 1e3, fork_ep / (med(&at1g.hot) * 1e3));
     return 0;
 }

@@ -53,6 +53,8 @@
 static void pair_warm_up(enum bench_loop loop, int rounds)
 {
     for (int v = 0; v < BENCH_NVARIANTS; v++) {
+        if (!loops_variant_ok((enum bench_variant)v))
+            continue;
         loops_use((enum bench_variant)v);
         (void)loops_block(loop, rounds);
     }
@@ -67,6 +69,8 @@ static void pair_measure(const struct bench_row *row,
     for (int b = 0; b < o->blocks; b++) {
         for (int k = 0; k < BENCH_NVARIANTS; k++) {
             int v = b % 2 == 0 ? k : BENCH_NVARIANTS - 1 - k;
+            if (!loops_variant_ok((enum bench_variant)v))
+                continue;
             loops_use((enum bench_variant)v);
             t[v][b] = loops_block(row->loop, o->rounds);
         }
@@ -91,6 +95,9 @@ static void pair_report_ratios(const struct bench_row *row,
 {
     double *q = bench_calloc((size_t)o->blocks, sizeof *q);
     for (size_t i = 0; i < sizeof pair_ratios / sizeof pair_ratios[0]; i++) {
+        if (!loops_variant_ok(pair_ratios[i].num) ||
+            !loops_variant_ok(pair_ratios[i].den))
+            continue;
         for (int b = 0; b < o->blocks; b++)
             q[b] = t[pair_ratios[i].num][b] / t[pair_ratios[i].den][b];
         struct bench_result r = {
@@ -114,6 +121,17 @@ static void run_pair(const struct bench_row *row, const struct bench_opts *o)
 
     report_row(row->title, row->unit);
     for (int v = 0; v < BENCH_NVARIANTS; v++) {
+        if (!loops_variant_ok((enum bench_variant)v)) {
+            struct bench_result n = {
+                .row = row->name,
+                .variant = loops_variant_name((enum bench_variant)v),
+                .kind = BENCH_TEXT,
+                .text = "n/a: libuvm is built on libsigsegv and holds its "
+                        "one global handler",
+            };
+            report_result(&n);
+            continue;
+        }
         struct bench_result r = {
             .row = row->name,
             .variant = loops_variant_name((enum bench_variant)v),

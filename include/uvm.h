@@ -54,6 +54,13 @@ UVM_EXPORT const char *uvm_version(void);
 /* The page size the primitives work in (sysconf(_SC_PAGESIZE)).  AS-safe. */
 UVM_EXPORT size_t uvm_pagesize(void);
 
+/* How faults reach region handlers, chosen when libuvm was built:
+ * "native" (sigaction; access type, ucontext, SIGBUS, chaining to the
+ * previous action) or "libsigsegv" (GNU libsigsegv; the address only:
+ * access UNKNOWN, ucontext NULL, SIGSEGV only, no chaining).  See
+ * uvm_trap(3).  Never fails.  AS-safe. */
+UVM_EXPORT const char *uvm_fault_layer(void);
+
 /* ---- TRAP: fault handlers on address ranges (the dispatcher) -------- */
 
 typedef struct uvm_region uvm_region;
@@ -171,6 +178,9 @@ struct uvm_snap_stats {
     size_t bytes_held;     /* memory held for preserved pages */
     size_t cow_copies;     /* pages copied on first write since start */
     size_t collapses;      /* snapshots folded into a neighbour */
+    size_t reserve_bytes;  /* freed copies kept mapped for the next writes
+                              (at most one epoch's copies), not in
+                              bytes_held */
 };
 
 /* uvm_snapshot: capture [addr, addr+len) (page-aligned, readable and
@@ -187,7 +197,9 @@ struct uvm_snap_stats {
  * uvm_snap_save: write the snapshot's bytes to fd while other threads go
  * on writing the range (EBADF, or write(2)'s errno).
  * uvm_snap_view: a read-only mapping of the snapshot, for uvm_alloc memory
- * (NULL with ENOTSUP elsewhere); valid until uvm_snap_release.
+ * (NULL with ENOTSUP elsewhere); valid until uvm_snap_release, which
+ * unmaps it.  Its pages are filled when first read from user code: give it
+ * to a system call after uvm_touch (else EFAULT).
  * uvm_snap_release: forget the snapshot; pages only it needed are freed.
  * uvm_snap_stats: fill *st for the snapshot's chain.
  * A stale or foreign handle is EINVAL.  See uvm_snapshot(3).  Thread-safe,
@@ -221,6 +233,8 @@ struct uvm_stats {
     unsigned long regions;         /* regions registered now */
     unsigned long prot_uffd;       /* changes made with userfaultfd
                                       write-protection instead of mprotect */
+    unsigned long altstacks;       /* alternate signal stacks libuvm mapped
+                                      for threads that had none */
 };
 
 /* Fill *st.  Returns 0, or -1 with errno EINVAL (st is NULL).  AS-safe. */

@@ -11,10 +11,11 @@
  *
  * The backtrace uses libunwind's local unwinder started from the signal's
  * ucontext (unw_init_local2 with UNW_INIT_SIGNAL_FRAME); libunwind
- * documents unw_init_local, unw_step and unw_get_proc_name as safe in
- * signal handlers.
+ * documents unw_init_local and unw_step as safe in signal handlers.  The
+ * names come from symbol.c: unw_get_proc_name calls malloc in libunwind 1.6.
  */
 #include "uvm-int.h"
+#include "symbol.h"
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -88,7 +89,7 @@ UVM_AS_SAFE static void diag_backtrace(void *uc)
         uvm__write_dec(2, (unsigned long)i);
         uvm__write_str(2, " ");
         uvm__write_hex(2, (uintptr_t)ip);
-        if (unw_get_proc_name(&cur, name, sizeof name, &off) == 0) {
+        if (uvm__symbol_name(ip, name, sizeof name, &off) == 0) {
             uvm__write_str(2, " ");
             uvm__write_str(2, name);
             uvm__write_str(2, "+");

@@ -72,7 +72,8 @@ UVM_AS_SAFE static void mp_mark_all(struct uvm_tracker *t)
 UVM_AS_SAFE static int mp_fault(const struct uvm_fault *f)
 {
     struct uvm_tracker *t = f->arg;
-    if (f->signo != SIGSEGV || f->access != UVM_ACCESS_WRITE)
+    if (f->signo != SIGSEGV || (f->access != UVM_ACCESS_WRITE &&
+                                f->access != UVM_ACCESS_UNKNOWN))
         return UVM_DECLINE;       /* reads never fault on a read-only page */
     uintptr_t page = (uintptr_t)f->page;
     size_t i = (page - t->start) / uvm__page_size;
@@ -185,7 +186,7 @@ static int mp_start(struct uvm_tracker *t)
         rc = uvm__prot_set(t->start, t->end - t->start, prot & ~PROT_WRITE);
     if (rc < 0) {
         if (t->u.mp.region != NULL)
-            uvm_untrap(t->u.mp.region);
+            uvm__untrap(t->u.mp.region);
         budget_release(t->u.mp.reserved);
         free(bits);
     }
@@ -235,7 +236,7 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 
 static void mp_stop(struct uvm_tracker *t)
 {
-    uvm_untrap(t->u.mp.region);
+    uvm__untrap(t->u.mp.region);
     uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot);
     budget_release(t->u.mp.reserved);
     free(t->u.mp.bits);
@@ -247,3 +248,8 @@ const struct uvm__dirty_ops uvm__dirty_mprotect = {
     .collect = mp_collect,
     .stop = mp_stop,
 };
+
+/* The budget is the process's, shared with the mprotect fallback of
+ * snapshots (snap.c). */
+int uvm__map_budget_reserve(size_t need) { return budget_reserve(need); }
+void uvm__map_budget_release(size_t n) { budget_release(n); }

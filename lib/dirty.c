@@ -57,7 +57,7 @@ static struct uvm_tracker *live;             /* (mu) */
 
 static void dirty_prepare(void) { pthread_mutex_lock(&mu); }
 static void dirty_parent(void) { pthread_mutex_unlock(&mu); }
-static void dirty_child(void) { pthread_mutex_init(&mu, NULL); }
+static void dirty_child(void) { pthread_mutex_unlock(&mu); }
 
 __attribute__((constructor)) static void dirty_atfork(void)
 {
@@ -100,6 +100,16 @@ static int live_overlaps(uintptr_t start, uintptr_t end)
         if (t->start < end && start < t->end)
             return 1;
     return 0;
+}
+
+/* For uvm_snapshot, whose EEXIST cannot rely on the kernel refusing a
+ * second userfaultfd when it write-protects with mprotect. */
+int uvm__dirty_overlaps(uintptr_t start, uintptr_t end)
+{
+    pthread_mutex_lock(&mu);
+    int rc = live_overlaps(start, end);
+    pthread_mutex_unlock(&mu);
+    return rc;
 }
 
 static void live_remove(struct uvm_tracker *t)

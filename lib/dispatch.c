@@ -1,143 +1,100 @@
 /*
- * dispatch.c: TRAP, the fault dispatcher.
+ * dispatch.c: TRAP, the fault dispatcher (its core; the fault layers are
+ * fault-native.c and fault-sigsegv.c, see fault-layer.h).
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
- * Owns: libuvm's SIGSEGV/SIGBUS action, the actions it replaced (for
- * chaining), uvm_trap and uvm_untrap.
+ * Owns: the handler call of a fault (region lookup, in-flight record,
+ * nesting bound, errno of the handler), what an unclaimed fault is (a stack
+ * overflow or not) and the last words about it, uvm_trap, uvm_untrap and
+ * uvm_fault_layer.
  *
- * The fault path is dispatch_signal and what it calls, all tagged
+ * The fault path is uvm__dispatch_fault and what it calls, all tagged
  * UVM_AS_SAFE: one region lookup under a hazard pointer (region.c,
  * thread.c), one handler call recorded as in flight, no lock, no
- * allocation, no stdio, errno restored.  It must never run a region handler
- * for a signal the hardware did not raise (si_code <= 0), and must never
- * swallow a fault no region claimed: those go to the previous action
- * exactly as the kernel would have delivered them, so a real crash still
- * dies by its signal with a core.
+ * allocation, no stdio.  It must never run a region handler for a signal
+ * the hardware did not raise (the layers filter those), and must never
+ * swallow a fault no region claimed: it returns UVM_DECLINE and the layer
+ * hands the fault to the previous action or the default one, so a real
+ * crash still dies by its signal with a core.
  *
- * Flags of our action: SA_SIGINFO for the address and the context;
- * SA_NODEFER so a handler may fault on another region (nesting);
- * SA_ONSTACK so a thread with an alternate signal stack keeps working
- * when its stack overflows; SA_RESTART so the probe signal (thread.c)
- * restarts what system calls can be restarted.
+ * Recursion is bounded: handler calls nest at most UVM_MAX_NESTING deep
+ * (thread.c refuses a deeper call: the fault is unclaimed); the layers set
+ * the default action before the report is written, so a fault while
+ * reporting kills the process at once; a handler that overflows libuvm's
+ * alternate stack faults in its guard page, where the kernel cannot push a
+ * signal frame and kills the process with SIGSEGV.
+ *
+ * Stack overflow (.overflow).  An unclaimed SIGSEGV is a stack overflow
+ * when, with S the thread's stack mapping (the first read-write mapping at
+ * or above the interrupted stack pointer, stepping over a PROT_NONE guard
+ * and unmapped gap), the fault address lies below S by at most
+ * STACK_GAP_BYTES (glibc's guard pages, or the kernel's 1 MiB
+ * stack_guard_gap below a growing main stack) and no lower than
+ * STACK_SLOP_BYTES below the stack pointer (a push, a call, the red zone).
+ * The fault must not have been on the alternate stack.  This is
+ * libsigsegv's heuristic "AC" (fault near and beyond the bottom of the
+ * stack's VMA) checked against the stack pointer as in its "AB", but for
+ * the faulting thread's own stack rather than the one thread that called
+ * stackoverflow_install_handler.  Without the stack pointer (the
+ * libsigsegv layer) S is the mapping of the address the thread's record
+ * noted on its stack (thread.c, stack_hint).
  */
 #include "uvm-int.h"
+#include "fault-layer.h"
 #include "region.h"
 #include "thread.h"
 #include "touch.h"
 #include "prot-uffd.h"
-#include "fault-x86_64.h"
+#include "vma.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-/* The actions we replaced, [0] SIGSEGV and [1] SIGBUS.  (c) written once
- * before our action is installed.  prev_reset: the previous action had
- * SA_RESETHAND and has run once, so it is SIG_DFL now (a). */
-static struct sigaction prev_act[2];
-static atomic_int prev_reset[2];
-static atomic_int installed;             /* (a) our action is in place */
-
-static int sig_index(int sig) { return sig == SIGBUS; }
+#define STACK_GAP_BYTES  ((uintptr_t)(1024 + 64) * 1024)
+#define STACK_SLOP_BYTES ((uintptr_t)64 * 1024)
 
 /* ---- the fault path ---- */
 
-UVM_AS_SAFE static int dispatch_is_probe(const siginfo_t *si)
-{
-    return si->si_code == SI_QUEUE && si->si_pid == getpid() &&
-           si->si_value.sival_ptr == (void *)&uvm__probe_cookie;
-}
-
-/* The default action, as the kernel would take it. */
-UVM_AS_SAFE static void dispatch_default(int sig, siginfo_t *si, void *uc,
-                                         int hardware, int access)
-{
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    if (hardware) {
-        uvm__diag_fault(sig, si, uc, access);
-        sigaction(sig, &dfl, NULL);
-        /* Returning re-executes the instruction, which faults again and
-         * now kills the process with the same signal, registers and core
-         * as if libuvm had never been there. */
-        return;
-    }
-    sigaction(sig, &dfl, NULL);
-    uvm__tgsigqueue(uvm__gettid(), sig, si);   /* siginfo unchanged */
-}
-
-/* Hand the signal to the action that was installed before libuvm. */
-UVM_AS_SAFE static void dispatch_chain(int sig, siginfo_t *si, void *uc,
-                                       int hardware, int access)
-{
-    int k = sig_index(sig);
-    const struct sigaction *p = &prev_act[k];
-    int is_info = (p->sa_flags & SA_SIGINFO) != 0;
-    void (*h)(int) = is_info ? NULL : p->sa_handler;
-
-    if (atomic_load(&prev_reset[k]) || (is_info && p->sa_sigaction == NULL) ||
-        (!is_info && h == SIG_DFL)) {
-        dispatch_default(sig, si, uc, hardware, access);
-        return;
-    }
-    if (!is_info && h == SIG_IGN) {
-        /* The kernel cannot ignore a fault: it forces the default action.
-         * A signal someone sent is ignored. */
-        if (hardware)
-            dispatch_default(sig, si, uc, hardware, access);
-        return;
-    }
-    if (p->sa_flags & SA_RESETHAND)
-        atomic_store(&prev_reset[k], 1);
-    /* Block what the kernel would have blocked for that handler. */
-    sigset_t mask = p->sa_mask, old;
-    if (!(p->sa_flags & SA_NODEFER))
-        sigaddset(&mask, sig);
-    pthread_sigmask(SIG_BLOCK, &mask, &old);
-    if (is_info)
-        p->sa_sigaction(sig, si, uc);
-    else
-        h(sig);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
 /* Find the region of the fault and run its handler.  The call is recorded
  * while the table version is protected (.inv.push in thread.c). */
-UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t, int sig,
-                                    siginfo_t *si, void *uc, int access,
-                                    uintptr_t frame)
+UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
+                                    const struct uvm__sig *s, uintptr_t frame)
 {
-    uintptr_t addr = (uintptr_t)si->si_addr;
+    uintptr_t addr = (uintptr_t)s->addr;
     int hz;
     void *root = uvm__hazard_acquire(t, &uvm__region_root, &hz);
     struct uvm_region *r = hz >= 0 ? uvm__region_find(root, addr) : NULL;
-    int slot = r != NULL ? uvm__call_push(t, r, frame, fault_altstack(uc))
-                         : -1;
+    int slot = r != NULL ? uvm__call_push(t, r, frame, s->alt) : -1;
     uvm__hazard_release(t, hz);
     if (slot < 0)
         return UVM_DECLINE;
 
     struct uvm_fault f = {
-        .addr = si->si_addr,
+        .addr = s->addr,
         .page = (void *)(addr & ~uvm__page_mask),
-        .access = access,
+        .access = s->access,
         /* A userfaultfd write-protect fault is the SIGSEGV mprotect would
          * have raised: handlers cannot tell the mechanisms apart. */
-        .signo = sig == SIGBUS && uvm__prot_uffd_is_wp_fault(r) ? SIGSEGV
-                                                                 : sig,
+        .signo = s->sig == SIGBUS && uvm__prot_uffd_is_wp_fault(r) ? SIGSEGV
+                                                                   : s->sig,
         .region = r,
         .arg = r->arg,
-        .ucontext = uc,
+        .ucontext = s->uc,
     };
     void *touch = uvm__touch_suspend();
     int rc = r->fn(&f);
     uvm__touch_resume(touch);
     uvm__call_pop(t, slot);
+    /* The outermost call returned: the thread may get its alternate stack
+     * now (thread.c, .altstack), never while a call's frame is live; it
+     * takes effect when the signal returns. */
+    if (UVM_UNLIKELY(!t->alt_done) && s->alt_ret != NULL)
+        uvm__thread_altstack(t, s->alt_ret);
     if (rc == UVM_RETRY) {
         UVM_COUNT(handled, 1);
         return UVM_RETRY;
@@ -146,41 +103,149 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t, int sig,
     return UVM_DECLINE;
 }
 
-UVM_AS_SAFE static void dispatch_fault(int sig, siginfo_t *si, void *uc)
+UVM_AS_SAFE int uvm__dispatch_fault(const struct uvm__sig *s)
 {
-    volatile char frame = 0;     /* marks this frame for calls_prune */
-    int access = fault_access(uc);
+    /* Marks this frame for calls_prune: above the handler's frames.  The
+     * frame address, not a local's: a sanitizer may move locals to a heap
+     * "fake stack". */
+    uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
     UVM_COUNT(faults, 1);
-    /* SI_KERNEL: a general-protection fault, not an address fault; its
-     * si_addr is 0 and means nothing. */
-    if (si->si_code != SI_KERNEL) {
-        struct uvm__thread *t = uvm__thread_self();
+    if (s->addr_ok) {
+        struct uvm__thread *t = uvm__thread_get();
         if (t != NULL) {
-            uvm__calls_prune(t, fault_sp(uc), fault_altstack(uc));
-            if (dispatch_run(t, sig, si, uc, access, (uintptr_t)&frame) ==
-                UVM_RETRY)
-                return;
+            uvm__calls_prune(t, s->sp, s->alt);
+            if (dispatch_run(t, s, frame) == UVM_RETRY)
+                return UVM_RETRY;
         }
     }
-    uvm__touch_escape(fault_sp(uc));       /* returns only if no uvm_touch */
+    /* Returns only if the thread is not in uvm_touch's loop.  Without the
+     * stack pointer, a uvm_touch context is trusted as it stands (0). */
+    uvm__touch_escape(s->sp_exact ? s->sp : 0);
     UVM_COUNT(chained, 1);
-    dispatch_chain(sig, si, uc, 1, access);
-    (void)frame;
+    return UVM_DECLINE;
 }
 
-UVM_AS_SAFE static void dispatch_signal(int sig, siginfo_t *si, void *uc)
+UVM_AS_SAFE void uvm__dispatch_prune(const struct uvm__sig *s)
+{
+    struct uvm__thread *t = uvm__thread_peek();
+    if (t != NULL)
+        uvm__calls_prune(t, s->sp, s->alt);
+}
+
+/* ---- the last words (.overflow) ---- */
+
+/* The stack mapping at or above sp: *out, 0; or -ENOENT. */
+UVM_AS_SAFE static int stack_mapping(uintptr_t sp, struct uvm__vma *out)
+{
+    uintptr_t cur = sp & ~uvm__page_mask, from = cur;
+    while (cur >= from && cur - from <= STACK_GAP_BYTES) {
+        struct uvm__vma v;
+        int rc = uvm__vma_query(cur, &v);
+        if (rc == -ENOMEM) {
+            cur += uvm__page_size;          /* unmapped: the gap */
+        } else if (rc < 0) {
+            return rc;
+        } else if (v.prot == (PROT_READ | PROT_WRITE)) {
+            *out = v;
+            return 0;
+        } else if (v.prot == PROT_NONE) {
+            cur = v.end;                    /* a guard */
+        } else {
+            return -ENOENT;                 /* not a stack */
+        }
+    }
+    return -ENOENT;
+}
+
+/* Is the unclaimed fault s a stack overflow?  The stack mapping in *st. */
+UVM_AS_SAFE static int dispatch_is_overflow(const struct uvm__sig *s,
+                                            struct uvm__vma *st)
+{
+    if (s->sig != SIGSEGV || !s->addr_ok)
+        return 0;
+    uintptr_t a = (uintptr_t)s->addr, base;
+    if (s->sp_exact) {
+        if (uvm__on_altstack(s->sp, s->alt))
+            return 0;
+        base = s->sp;
+    } else {
+        struct uvm__thread *t = uvm__thread_peek();
+        if (t == NULL || t->stack_hint == 0)
+            return 0;
+        base = t->stack_hint;
+    }
+    if (stack_mapping(base, st) != 0)
+        return 0;
+    if (a >= st->start || st->start - a > STACK_GAP_BYTES)
+        return 0;
+    return !s->sp_exact || a + STACK_SLOP_BYTES >= s->sp;
+}
+
+/* A line for one write(2), so that threads dying at once do not mix. */
+struct line {
+    char   buf[200];
+    size_t n;
+};
+
+UVM_AS_SAFE static void line_str(struct line *l, const char *s)
+{
+    while (*s != '\0' && l->n < sizeof l->buf)
+        l->buf[l->n++] = *s++;
+}
+
+UVM_AS_SAFE static void line_num(struct line *l, uintptr_t v, int hex)
+{
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = "0123456789abcdef"[v % (hex ? 16 : 10)];
+        v /= hex ? 16 : 10;
+    } while (v != 0);
+    if (hex)
+        line_str(l, "0x");
+    while (k > 0 && l->n < sizeof l->buf)
+        l->buf[l->n++] = tmp[--k];
+}
+
+/* "libuvm: stack overflow in thread 42, fault at 0x..., stack pointer
+ * 0x... (stack 0x...-0x...); taking the default action" */
+UVM_AS_SAFE static void dispatch_report_overflow(const struct uvm__sig *s,
+                                                 const struct uvm__vma *st)
+{
+    struct line l = { .n = 0 };
+    line_str(&l, "libuvm: stack overflow in thread ");
+    line_num(&l, (uintptr_t)uvm__gettid(), 0);
+    line_str(&l, ", fault at ");
+    line_num(&l, (uintptr_t)s->addr, 1);
+    if (s->sp_exact) {
+        line_str(&l, ", stack pointer ");
+        line_num(&l, s->sp, 1);
+    }
+    line_str(&l, " (stack ");
+    line_num(&l, st->start, 1);
+    line_str(&l, "-");
+    line_num(&l, st->end, 1);
+    line_str(&l, "); taking the default action\n");
+    ssize_t w;
+    do
+        w = write(2, l.buf, l.n);
+    while (w < 0 && errno == EINTR);
+}
+
+UVM_AS_SAFE void uvm__dispatch_report(const struct uvm__sig *s)
 {
     int saved_errno = errno;
-    if (si->si_code > 0) {
-        dispatch_fault(sig, si, uc);
-    } else if (dispatch_is_probe(si)) {
-        struct uvm__thread *t = uvm__thread_self();
-        if (t != NULL)
-            uvm__calls_prune(t, fault_sp(uc), fault_altstack(uc));
+    struct uvm__vma st;
+    if (dispatch_is_overflow(s, &st)) {
+        dispatch_report_overflow(s, &st);
+    } else if (s->si != NULL) {
+        uvm__diag_fault(s->sig, s->si, s->uc, s->access);
     } else {
-        /* kill, sigqueue, raise: never a fault, never a region's. */
-        UVM_COUNT(forged, 1);
-        dispatch_chain(sig, si, uc, 0, UVM_ACCESS_UNKNOWN);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        si.si_signo = s->sig;
+        si.si_addr = s->addr;
+        uvm__diag_fault(s->sig, &si, s->uc, s->access);
     }
     errno = saved_errno;
 }
@@ -190,46 +255,41 @@ UVM_AS_SAFE static void dispatch_signal(int sig, siginfo_t *si, void *uc)
 static int install_error;
 static void dispatch_install_once(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = dispatch_signal;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    /* Save the previous actions before ours can run: a fault in another
-     * thread may arrive the moment the action is installed. */
-    if (sigaction(SIGSEGV, NULL, &prev_act[0]) != 0 ||
-        sigaction(SIGBUS, NULL, &prev_act[1]) != 0 ||
-        sigaction(SIGSEGV, &sa, NULL) != 0 ||
-        sigaction(SIGBUS, &sa, NULL) != 0) {
-        install_error = -errno;
-        return;
-    }
-    atomic_store(&installed, 1);
+    install_error = uvm__fault_install();
 }
 
 int uvm__dispatch_install(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, dispatch_install_once);
+    if (install_error == 0)
+        (void)uvm__thread_self();      /* its alternate stack */
     return install_error;
-}
-
-int uvm__dispatch_installed(void)
-{
-    struct sigaction cur;
-    return atomic_load(&installed) && sigaction(SIGSEGV, NULL, &cur) == 0 &&
-           (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == dispatch_signal;
 }
 
 /* ---- the public interface ---- */
 
+const char *uvm_fault_layer(void)
+{
+    return uvm__fault_layer_name;
+}
+
+static uvm_region *trap(void *addr, size_t len, uvm_handler_fn fn,
+                        void *arg, int flags);
+
 uvm_region *uvm_trap(void *addr, size_t len, uvm_handler_fn fn, void *arg)
 {
-    return uvm__trap(addr, len, fn, arg, 0);
+    return trap(addr, len, fn, arg, 0);
 }
 
 uvm_region *uvm__trap(void *addr, size_t len, uvm_handler_fn fn, void *arg,
                       int flags)
+{
+    return trap(addr, len, fn, arg, flags | UVM__REGION_INTERNAL);
+}
+
+static uvm_region *trap(void *addr, size_t len, uvm_handler_fn fn,
+                        void *arg, int flags)
 {
     uintptr_t start = (uintptr_t)addr, end = start + len;
     if (fn == NULL || len == 0 || !uvm__aligned(addr) ||
@@ -254,9 +314,28 @@ static int dispatch_check_untrap(struct uvm_region *r)
     return uvm__calls_self_in(r) ? -EDEADLK : 0;
 }
 
+static int dispatch_check_public(struct uvm_region *r)
+{
+    if (r->flags & UVM__REGION_INTERNAL)
+        return -EINVAL;          /* not a handle uvm_trap gave out */
+    return dispatch_check_untrap(r);
+}
+
+static int untrap(uvm_region *region, int (*check)(struct uvm_region *));
+
 int uvm_untrap(uvm_region *region)
 {
-    int rc = uvm__region_unlink(region, dispatch_check_untrap);
+    return untrap(region, dispatch_check_public);
+}
+
+int uvm__untrap(uvm_region *region)
+{
+    return untrap(region, dispatch_check_untrap);
+}
+
+static int untrap(uvm_region *region, int (*check)(struct uvm_region *))
+{
+    int rc = uvm__region_unlink(region, check);
     if (rc < 0)
         return uvm__fail(rc);
     /* New faults no longer find the region; wait for those in flight. */

@@ -56,7 +56,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void memobj_prepare(void) { pthread_mutex_lock(&mu); }
 static void memobj_parent(void) { pthread_mutex_unlock(&mu); }
-static void memobj_child(void) { pthread_mutex_init(&mu, NULL); }
+static void memobj_child(void) { pthread_mutex_unlock(&mu); }
 
 __attribute__((constructor)) static void memobj_atfork(void)
 {

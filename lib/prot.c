@@ -71,6 +71,23 @@ UVM_AS_SAFE static void prot_undo(const struct seg *s, size_t n)
     UVM_COUNT(prot_rollbacks, 1);
 }
 
+/* At vm.max_map_count the kernel may split the mapping at a run's start
+ * and then fail to split its end: the undo changes nothing there (same
+ * protection), so the split would stay.  Changing the split-off mapping
+ * whole (no split needed) and back merges it with its neighbour again.
+ * Adding PROT_EXEC takes no access away from a thread using the pages. */
+UVM_AS_SAFE static void prot_remerge(uintptr_t at)
+{
+    struct uvm__vma v, p;
+    if (at < uvm__page_size || uvm__vma_query(at, &v) != 0 ||
+        v.start != at || (v.prot & PROT_EXEC) ||
+        uvm__vma_query(at - uvm__page_size, &p) != 0 || p.end != at ||
+        p.prot != v.prot)
+        return;
+    if (mprotect((void *)v.start, v.end - v.start, v.prot | PROT_EXEC) == 0)
+        mprotect((void *)v.start, v.end - v.start, v.prot);
+}
+
 /* mprotect the sorted, disjoint runs, all or nothing. */
 UVM_AS_SAFE static int prot_mprotect(const struct run *runs, size_t nruns,
                                      int prot)
@@ -94,6 +111,7 @@ UVM_AS_SAFE static int prot_mprotect(const struct run *runs, size_t nruns,
             while (upto < nsegs && s[upto].start < runs[i].end)
                 upto++;
             prot_undo(s, upto);
+            prot_remerge(runs[i].start);
         }
     }
     uvm__scratch_fini(&segs);

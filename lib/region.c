@@ -269,7 +269,18 @@ static size_t tree_check(const struct node *nd, uintptr_t lo, int depth)
     }
     return count;
 }
-#define TREE_CHECK(root) ((root) ? (void)tree_check((root), 0, 0) : (void)0)
+/* The whole-tree walk is O(regions): a program with 10^5 regions would
+ * spend minutes in it.  Check every edit while the tree is small (one
+ * leaf level under the root: at most FAN * FAN regions), then one edit in
+ * 256.  edits is debug-only and written under mu. */
+static unsigned long edits;
+#define TREE_CHECK(root)                                                   \
+    ((root) && (((const struct node *)(root))->leaf ||                     \
+                ((const struct node *)((const struct node *)(root))        \
+                     ->ptr[0])->leaf ||                                    \
+                ++edits % 256 == 0)                                        \
+         ? (void)tree_check((root), 0, 0)                                  \
+         : (void)0)
 #else
 #define TREE_CHECK(root) ((void)0)
 #endif
@@ -418,7 +429,7 @@ static int pool_owns(const struct uvm_region *r)
 
 void uvm__region_lock(void)   { pthread_mutex_lock(&mu); }
 void uvm__region_unlock(void) { pthread_mutex_unlock(&mu); }
-void uvm__region_reinit_child(void) { pthread_mutex_init(&mu, NULL); }
+void uvm__region_reinit_child(void) { pthread_mutex_unlock(&mu); }
 
 int uvm__region_add(uintptr_t start, uintptr_t end, uvm_handler_fn fn,
                     void *arg, int flags, struct uvm_region **out)

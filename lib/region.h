@@ -24,6 +24,10 @@ struct uvm_region {
 
 /* Region flags. */
 #define UVM__REGION_NO_UFFD 0x1   /* never write-protect it with uffd */
+#define UVM__REGION_INTERNAL 0x2  /* libuvm's own (uvm__trap): the public
+                                     uvm_untrap refuses it, so a stale
+                                     handle whose slot was reused cannot
+                                     unregister a snapshot or tracker */
 
 /* uffd_state: whether the region is registered with the PROT userfaultfd. */
 enum { UVM__UFFD_UNTRIED = 0, UVM__UFFD_BUSY = 1, UVM__UFFD_ON = 2,

@@ -1,6 +1,10 @@
 # Snapshots (issue 7): sources, tests and benchmark.
 # SPDX-License-Identifier: MIT
 
+# lib/snap.c is listed in Makefile.am; the rest of the module is here.
+lib_libuvm_la_SOURCES += lib/snap.h lib/snap-store.c lib/snap-fault.c \
+	lib/snap-view.c
+
 check_PROGRAMS += tests/test-snap
 TESTS += tests/test-snap
 tests_test_snap_SOURCES = tests/test-snap.c tests/testutil.h

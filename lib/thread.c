@@ -28,12 +28,53 @@
  * stack and the thread no longer runs there.  The owning thread prunes at
  * its next fault and in uvm_untrap; for other threads uvm_untrap sends a
  * probe signal whose handler prunes with the interrupted stack pointer.
+ *
+ * Alternate signal stacks (.altstack).  A thread whose stack overflows can
+ * only be told so on another stack: the kernel cannot push a signal frame
+ * below a stack pointer that sits in the guard page.  libuvm's action has
+ * SA_ONSTACK, and libuvm gives each thread it meets an alternate stack of
+ * its own (libsigsegv's stackoverflow_install_handler does this for one
+ * thread only, with a stack the caller provides):
+ *  - when: the first time the thread is in libuvm with no handler call in
+ *    flight: in uvm_trap or uvm_touch (uvm__dispatch_install), in any other
+ *    call that claims a record (uvm__thread_self), or when its first region
+ *    handler returns (dispatch.c).  Never while a call is in flight, so the
+ *    frames of in-flight calls stay on the stack they were recorded on.
+ *    sigreturn restores the alternate stack of the interrupted context, so
+ *    in the fault path the stack is written into the ucontext's uc_stack
+ *    (native layer); the libsigsegv layer has no ucontext and installs
+ *    none there: a thread it meets only in region handlers gets none.  A
+ *    record first claimed in a signal handler that is not libuvm's (say
+ *    uvm_prot1 from a SIGALRM handler) gets its stack undone likewise;
+ *  - never over the thread's own: a thread that has an alternate stack
+ *    (sigaltstack(2) says it is enabled) keeps it, and libuvm's is not
+ *    installed for that owner;
+ *  - what: mmap'd, read-write, with a PROT_NONE guard page below it, so a
+ *    handler that overflows the alternate stack faults in the guard and
+ *    the kernel, unable to push a frame there, kills the process with
+ *    SIGSEGV instead of letting it write below;
+ *  - lifetime: the mapping belongs to the record, not to the thread.  A
+ *    thread's exit leaves its record claimed (nothing in libuvm runs at
+ *    thread exit: a pthread key destructor would need pthread_setspecific,
+ *    which may allocate and is not async-signal-safe, and records are
+ *    claimed in signal handlers); a record is reused only once its thread
+ *    no longer exists (tgkill says ESRCH), and then its stack is reused
+ *    too.  A dead thread cannot be running on it, so the stack is never
+ *    unmapped or shared while a thread can still use it.  Stacks in
+ *    existence <= records ever claimed <= the peak number of threads that
+ *    used libuvm at once, plus a chunk's worth (free records are taken
+ *    before dead ones).  Only touched pages cost memory.
+ * A thread that never calls libuvm and never faults on a region has no
+ * alternate stack from libuvm: its overflow kills it with SIGSEGV, without
+ * the report (the kernel cannot push the frame), never a hang.
  */
 #include "thread.h"
 #include "region.h"
+#include "fault-layer.h"
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,8 +96,7 @@ static _Atomic(struct chunk *) chunks;
 static __thread struct uvm__thread *self
     __attribute__((tls_model("initial-exec")));
 
-const char uvm__probe_cookie = 'p';
-
+/* alt_mem is kept: the stack passes to the record's next owner. */
 UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
 {
     for (int i = 0; i < UVM__HAZARDS; i++)
@@ -64,6 +104,9 @@ UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
     for (int i = 0; i < UVM_MAX_NESTING; i++)
         atomic_store(&t->call[i].region, NULL);
     atomic_store(&t->ncalls, 0);
+    t->alt_done = 0;
+    t->stack_hint = 0;
+    atomic_store(&t->probes, 0);
 }
 
 /* Claim a free record, or the record of a thread that has exited. */
@@ -84,13 +127,20 @@ UVM_AS_SAFE static struct uvm__thread *record_claim(pid_t tid, int reuse_dead)
     return NULL;
 }
 
-UVM_AS_SAFE struct uvm__thread *uvm__thread_self(void)
+/* An address on the stack the thread runs on, unless that is an
+ * alternate signal stack (the record is being claimed in a handler). */
+UVM_AS_SAFE static uintptr_t record_stack_hint(void)
 {
-    struct uvm__thread *t = self;
-    if (UVM_LIKELY(t != NULL))
-        return t;
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+        return 0;
+    return (uintptr_t)__builtin_frame_address(0);
+}
+
+UVM_AS_SAFE static struct uvm__thread *record_new(void)
+{
     pid_t tid = uvm__gettid();
-    t = record_claim(tid, 0);
+    struct uvm__thread *t = record_claim(tid, 0);
     if (t == NULL)
         t = record_claim(tid, 1);
     if (t == NULL) {
@@ -104,8 +154,102 @@ UVM_AS_SAFE struct uvm__thread *uvm__thread_self(void)
             ;
         t = &c->rec[0];
     }
+    t->stack_hint = record_stack_hint();
     self = t;
     return t;
+}
+
+UVM_AS_SAFE struct uvm__thread *uvm__thread_peek(void)
+{
+    return self;
+}
+
+UVM_AS_SAFE struct uvm__thread *uvm__thread_get(void)
+{
+    struct uvm__thread *t = self;
+    return UVM_LIKELY(t != NULL) ? t : record_new();
+}
+
+UVM_AS_SAFE struct uvm__thread *uvm__thread_self(void)
+{
+    struct uvm__thread *t = uvm__thread_get();
+    if (t != NULL && UVM_UNLIKELY(!t->alt_done))
+        uvm__thread_altstack(t, NULL);
+    return t;
+}
+
+/* ---- alternate signal stacks (.altstack) ---- */
+
+/* Room for UVM_MAX_NESTING nested faults, each a kernel signal frame (its
+ * size is AT_MINSIGSTKSZ, with the CPU's extended state: 3376 bytes on
+ * this project's AMD EPYC machines)
+ * plus the dispatcher's frames and a modest handler, and for the report
+ * of an unclaimed fault (libunwind's cursor).  256 KiB at least; only the
+ * touched pages are ever backed by memory. */
+#define ALT_MIN_BYTES   (256 * 1024)
+#define ALT_PER_NEST    (4 * 1024)
+
+static _Atomic size_t alt_bytes;    /* (a, idempotent) the stack's size */
+
+UVM_AS_SAFE static size_t altstack_bytes(void)
+{
+    size_t n = alt_bytes;
+    if (n != 0)
+        return n;
+    size_t frame = (size_t)getauxval(AT_MINSIGSTKSZ);
+    if (frame < 2048)               /* MINSIGSTKSZ before AVX-512 */
+        frame = 2048;
+    n = (UVM_MAX_NESTING + 4) * (frame + ALT_PER_NEST);
+    if (n < ALT_MIN_BYTES)
+        n = ALT_MIN_BYTES;
+    n = (n + uvm__page_mask) & ~uvm__page_mask;
+    alt_bytes = n;
+    return n;
+}
+
+UVM_AS_SAFE int uvm__on_altstack(uintptr_t p, const stack_t *alt)
+{
+    if (alt == NULL || (alt->ss_flags & SS_DISABLE) || alt->ss_size == 0)
+        return 0;
+    uintptr_t lo = (uintptr_t)alt->ss_sp;
+    return p >= lo && p < lo + alt->ss_size;
+}
+
+UVM_AS_SAFE void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret)
+{
+    if (t->alt_done || atomic_load_explicit(&t->ncalls,
+                                            memory_order_relaxed) != 0)
+        return;
+    t->alt_done = 1;
+    stack_t cur;
+    if (ret != NULL)
+        cur = *ret;
+    else if (sigaltstack(NULL, &cur) != 0)
+        return;
+    if (!(cur.ss_flags & SS_DISABLE))
+        return;                     /* the thread's own stack: keep it */
+    size_t bytes = altstack_bytes();
+    if (t->alt_mem == NULL) {
+        size_t len = uvm__page_size + bytes;
+        char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                           MAP_STACK,
+                       -1, 0);
+        if (m == MAP_FAILED)
+            return;                 /* no report on overflow, that is all */
+        if (mprotect(m, uvm__page_size, PROT_NONE) != 0) {
+            munmap(m, len);
+            return;
+        }
+        t->alt_mem = m;
+        UVM_COUNT(altstacks, 1);
+    }
+    stack_t ss = { .ss_sp = (char *)t->alt_mem + uvm__page_size,
+                   .ss_size = bytes, .ss_flags = 0 };
+    if (ret != NULL)
+        *ret = ss;
+    else
+        (void)sigaltstack(&ss, NULL);
 }
 
 /* ---- hazard pointers ---- */
@@ -173,13 +317,7 @@ void uvm__hazard_wait(void *version)
 
 /* ---- in-flight handler calls ---- */
 
-UVM_AS_SAFE static int on_stack(uintptr_t p, const stack_t *alt)
-{
-    if (alt == NULL || (alt->ss_flags & SS_DISABLE) || alt->ss_size == 0)
-        return 0;
-    uintptr_t lo = (uintptr_t)alt->ss_sp;
-    return p >= lo && p < lo + alt->ss_size;
-}
+#define on_stack uvm__on_altstack
 
 UVM_AS_SAFE int uvm__call_push(struct uvm__thread *t, struct uvm_region *r,
                                uintptr_t frame, const stack_t *alt)
@@ -246,27 +384,15 @@ int uvm__calls_self_in(struct uvm_region *r)
     struct uvm__thread *t = self;
     if (t == NULL)
         return 0;
-    volatile char here = 0;
     stack_t alt;
     if (sigaltstack(NULL, &alt) != 0)
         alt.ss_flags = SS_DISABLE;
-    uvm__calls_prune(t, (uintptr_t)&here, &alt);
+    /* Where we run: the frame address, which a sanitizer's fake stack
+     * does not move as it may move a local. */
+    uvm__calls_prune(t, (uintptr_t)__builtin_frame_address(0), &alt);
     /* Any call in flight on this thread is below us on the stack: if one of
      * them is r's, r's handler cannot return before we do. */
     return record_has_call(t, r);
-}
-
-/* Ask thread tid to prune its abandoned calls (the probe, see dispatch.c). */
-static void calls_probe(pid_t tid)
-{
-    siginfo_t si;
-    __builtin_memset(&si, 0, sizeof si);
-    si.si_signo = SIGSEGV;
-    si.si_code = SI_QUEUE;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
-    si.si_value.sival_ptr = (void *)&uvm__probe_cookie;
-    uvm__tgsigqueue(tid, SIGSEGV, &si);
 }
 
 /* Probe only calls that outlive a short grace period: most calls simply
@@ -290,11 +416,12 @@ void uvm__calls_wait(struct uvm_region *r)
                     round % PROBE_EVERY_ROUNDS != 0)
                     continue;
                 if (uvm__tgkill0(tid) == -ESRCH) {
-                    /* The thread is gone; its record can be reused. */
-                    record_reset(t);
-                    atomic_store(&t->tid, 0);
-                } else if (uvm__dispatch_installed()) {
-                    calls_probe(tid);
+                    /* The thread is gone; its record can be reused.  Only
+                     * the tid is cleared, and only if nobody claimed the
+                     * record meanwhile: the claimer resets the rest. */
+                    atomic_compare_exchange_strong(&t->tid, &tid, 0);
+                } else {
+                    uvm__fault_probe(t, tid);
                 }
             }
         }

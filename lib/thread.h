@@ -10,6 +10,10 @@
  * Writers read all records to know when a table version or a region may be
  * freed.  Records live in mmap'd chunks that are never unmapped, so a
  * reader never finds a record gone (type-stable memory).
+ *
+ * A record also holds libuvm's alternate signal stack for its thread (so
+ * that a stack overflow can be reported, see thread.c): the stack stays
+ * with the record and passes to the next thread that claims it.
  */
 #ifndef UVM_THREAD_H
 #define UVM_THREAD_H
@@ -29,11 +33,33 @@ struct uvm__thread {
     _Atomic(void *) hazard[UVM__HAZARDS];  /* (t)(a) table versions read */
     struct uvm__call call[UVM_MAX_NESTING];
     atomic_int ncalls;                     /* (t)(a) calls in flight */
+    /* (t) libuvm's alternate stack mapping (a guard page, then the stack),
+     * or NULL; kept with the record from one owner to the next, never
+     * unmapped. */
+    void *alt_mem;
+    int alt_done;          /* (t) this owner's alternate stack is settled */
+    uintptr_t stack_hint;  /* (t) an address on the owner's stack, or 0 */
+    atomic_uint probes;    /* (a) probes queued to the owner (fault layer) */
 };
 
 /* The calling thread's record, claimed on first use; NULL only if no
- * memory could be mapped for a new chunk.  AS-safe. */
+ * memory could be mapped for a new chunk.  uvm__thread_self also gives a
+ * thread with no handler call in flight its alternate signal stack
+ * (uvm__thread_altstack); the fault path uses uvm__thread_get, which does
+ * not, and uvm__thread_peek, which claims nothing.  AS-safe. */
 UVM_HIDDEN struct uvm__thread *uvm__thread_self(void);
+UVM_HIDDEN struct uvm__thread *uvm__thread_get(void);
+UVM_HIDDEN struct uvm__thread *uvm__thread_peek(void);
+
+/* Give the thread libuvm's alternate signal stack, unless it has one of
+ * its own, it was settled already, or t has handler calls in flight (their
+ * frames' stack must stay what it was).  Once per owner.  ret: NULL, or
+ * in a signal handler the context's uc_stack, which sigreturn restores
+ * (a sigaltstack(2) call there would be undone): the stack is written
+ * there instead.  AS-safe. */
+UVM_HIDDEN void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret);
+/* Is p on the alternate stack alt?  AS-safe. */
+UVM_HIDDEN int uvm__on_altstack(uintptr_t p, const stack_t *alt);
 
 /* Protect the table version stored in *root from being freed; returns it
  * and the hazard slot in *slot (-1: no slot, nothing protected).  AS-safe. */
@@ -61,18 +87,16 @@ UVM_HIDDEN void uvm__calls_prune(struct uvm__thread *t, uintptr_t sp,
 UVM_HIDDEN int uvm__calls_self_in(struct uvm_region *r);
 
 /* Wait until no thread runs a handler call of r.  Threads whose call looks
- * abandoned are asked with a probe signal (see dispatch.c) to check their
- * stack.  Not AS-safe. */
+ * abandoned are asked with a probe signal (uvm__fault_probe, see
+ * fault-layer.h) to check their stack.  Not AS-safe. */
 UVM_HIDDEN void uvm__calls_wait(struct uvm_region *r);
-
-/* The probe: a SIGSEGV queued with SI_QUEUE by this process carrying this
- * cookie's address.  The dispatcher recognises it and prunes. */
-UVM_HIDDEN extern const char uvm__probe_cookie;
-UVM_HIDDEN int uvm__dispatch_installed(void);
 /* uvm_trap with UVM__REGION_* flags (for libuvm's own regions). */
 UVM_HIDDEN uvm_region *uvm__trap(void *addr, size_t len, uvm_handler_fn fn,
                                  void *arg, int flags);
-/* Install libuvm's SIGSEGV/SIGBUS action (once).  0 or -errno. */
+/* uvm_untrap for regions made by uvm__trap (uvm_untrap refuses those). */
+UVM_HIDDEN int uvm__untrap(uvm_region *region);
+/* Install the fault layer's action (once), and give the calling thread
+ * its alternate signal stack.  0 or -errno. */
 UVM_HIDDEN int uvm__dispatch_install(void);
 UVM_HIDDEN void uvm__thread_atfork_child(void);
 

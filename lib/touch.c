@@ -20,6 +20,8 @@
 
 struct touch_ctx {
     sigjmp_buf jb;
+    uintptr_t frame;     /* uvm_touch's frame address: on the machine stack
+                          * even where ASan moves ctx to a fake stack */
 };
 
 /* The uvm_touch context of this thread, or NULL.  initial-exec TLS: read
@@ -44,7 +46,7 @@ UVM_AS_SAFE void uvm__touch_escape(uintptr_t sp)
     struct touch_ctx *t = touch_cur;
     /* The fault must come from the loop below t's frame, not from a frame
      * that outlived it. */
-    if (t != NULL && sp < (uintptr_t)t)
+    if (t != NULL && sp < t->frame)
         siglongjmp(t->jb, 1);
 }
 
@@ -77,6 +79,7 @@ int uvm_touch(void *addr, size_t len, int access)
         touch_cur = saved;
         return uvm__fail(-EFAULT);
     }
+    ctx.frame = (uintptr_t)__builtin_frame_address(0);
     touch_cur = &ctx;
     /* One byte per page: the first byte of the buffer, then the first byte
      * of every following page. */

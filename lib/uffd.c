@@ -15,6 +15,7 @@
  */
 #include "uffd.h"
 #include "compat.h"
+#include "fault-layer.h"
 
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -43,6 +44,11 @@ UVM_AS_SAFE static int uffd_syscall(void)
 
 UVM_AS_SAFE int uvm__uffd_open(uint64_t features)
 {
+    /* Write faults reported as SIGBUS need a fault layer that delivers
+     * SIGBUS (fault-layer.h); without one, callers fall back to mprotect. */
+    if ((features & UFFD_FEATURE_SIGBUS) &&
+        !(uvm__fault_caps & UVM__FAULT_SIGBUS))
+        return -ENOTSUP;
     int fd = uffd_syscall();
     if (fd < 0)
         return fd;

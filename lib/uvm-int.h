@@ -80,11 +80,15 @@ static inline int uvm__aligned(const void *p)
 struct uvm__counters {
     atomic_ulong faults, handled, declined, chained, forged;
     atomic_ulong prot_calls, prot_pages, prot_rollbacks, prot_uffd;
+    atomic_ulong altstacks;
     atomic_ulong regions;
 };
 UVM_HIDDEN extern struct uvm__counters uvm__count;
 #define UVM_COUNT(field, n) \
     atomic_fetch_add_explicit(&uvm__count.field, (n), memory_order_relaxed)
+
+/* ---- DIRTY (dirty.c): does a live tracker overlap [start, end)? ---- */
+UVM_HIDDEN int uvm__dirty_overlaps(uintptr_t start, uintptr_t end);
 
 /* ---- the environment (env.c): parsed in exactly one place ---- */
 enum uvm__backend { UVM__BACKEND_AUTO = 0, UVM__BACKEND_MPROTECT = 1 };

@@ -79,5 +79,6 @@ UVM_AS_SAFE int uvm_stats(struct uvm_stats *st)
     st->prot_rollbacks = LOAD(prot_rollbacks);
     st->regions = LOAD(regions);
     st->prot_uffd = LOAD(prot_uffd);
+    st->altstacks = LOAD(altstacks);
     return 0;
 }

@@ -8,7 +8,12 @@
  * Every test runs in its own process (Check's fork mode), so each starts
  * with libuvm's action not yet installed.  Randomised tests print their
  * seed; UVM_TEST_SEED=N replays one.
+ *
+ * Built with either fault layer (uvm_trap(3), FAULT LAYERS): where they
+ * differ (access type, context, SIGBUS, chaining, forged signals) a test
+ * asserts what the layer it runs on documents.
  */
+#include "config.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -21,6 +26,14 @@ static unsigned test_seed(void)
     unsigned seed = s ? (unsigned)strtoul(s, NULL, 0) : (unsigned)getpid();
     fprintf(stderr, "seed %u (UVM_TEST_SEED=%u to replay)\n", seed, seed);
     return seed;
+}
+
+/* The native layer reports the access and the context, delivers SIGBUS
+ * and chains; the libsigsegv layer reports the address only, SIGSEGV only,
+ * and unclaimed faults take the default action. */
+static int native_layer(void)
+{
+    return strcmp(uvm_fault_layer(), "native") == 0;
 }
 
 /* ---- a handler that unprotects the page and records the fault ---- */
@@ -117,6 +130,37 @@ START_TEST(untrap_rejects_foreign_and_stale_handles)
 }
 END_TEST
 
+/* Region handles are reused after uvm_untrap.  A stale handle whose slot
+ * now holds one of libuvm's own regions (here a DIRTY tracker's) must not
+ * unregister it. */
+START_TEST(a_stale_handle_never_unregisters_a_library_region)
+{
+    char *m = map_pages(1, PROT_NONE), *d = map_pages(4, PROT_READ | PROT_WRITE);
+    uvm_region *r = uvm_trap(m, PS, h_unprot, NULL);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(uvm_untrap(r), 0);
+    uvm_tracker *t = uvm_dirty_start(d, 4 * PS, UVM_DIRTY_MPROTECT);
+    ck_assert_ptr_nonnull(t);
+    errno = 0;
+    ck_assert_int_eq(uvm_untrap(r), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    void *pages[4];
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 0);
+    poke(d + 2 * PS, 1);                     /* the tracker still traps */
+    ck_assert_int_eq(uvm_dirty(t, pages, 4), 1);
+    ck_assert_ptr_eq(pages[0], d + 2 * PS);
+    ck_assert_int_eq(uvm_dirty_stop(t), 0);
+}
+END_TEST
+
+START_TEST(fault_layer_is_the_configured_one)
+{
+    ck_assert_str_eq(uvm_fault_layer(), UVM_FAULT_LAYER);
+    ck_assert(strcmp(UVM_FAULT_LAYER, "native") == 0 ||
+              strcmp(UVM_FAULT_LAYER, "libsigsegv") == 0);
+}
+END_TEST
+
 /* ---- the fault description ---- */
 
 START_TEST(fault_reports_address_page_access_and_arg)
@@ -131,16 +175,21 @@ START_TEST(fault_reports_address_page_access_and_arg)
     ck_assert_int_eq(calls, 1);
     ck_assert_ptr_eq(last.addr, (void *)p);
     ck_assert_ptr_eq(last.page, m + PS);
-    ck_assert_int_eq(last.access, UVM_ACCESS_READ);
+    ck_assert_int_eq(last.access, native_layer() ? UVM_ACCESS_READ
+                                                 : UVM_ACCESS_UNKNOWN);
     ck_assert_int_eq(last.signo, SIGSEGV);
     ck_assert_ptr_eq(last.region, r);
     ck_assert_ptr_eq(last.arg, &tag);
-    ck_assert_ptr_nonnull(last.ucontext);
+    if (native_layer())
+        ck_assert_ptr_nonnull(last.ucontext);
+    else
+        ck_assert_ptr_null(last.ucontext);
 
     ck_assert_int_eq(uvm_prot1(m, PROT_READ), 0);
     poke(m + 10, 1);  /* write to PROT_READ */
     ck_assert_int_eq(calls, 2);
-    ck_assert_int_eq(last.access, UVM_ACCESS_WRITE);
+    ck_assert_int_eq(last.access, native_layer() ? UVM_ACCESS_WRITE
+                                                 : UVM_ACCESS_UNKNOWN);
     ck_assert_ptr_eq(last.addr, m + 10);
     poke(m + 11, 2);  /* no fault any more */
     ck_assert_int_eq(calls, 2);
@@ -167,7 +216,8 @@ START_TEST(fault_reports_exec_access)
     memcpy(&fn, &m, sizeof fn);
     fn();
     ck_assert_int_eq(calls, 1);
-    ck_assert_int_eq(last.access, UVM_ACCESS_EXEC);
+    ck_assert_int_eq(last.access, native_layer() ? UVM_ACCESS_EXEC
+                                                 : UVM_ACCESS_UNKNOWN);
     ck_assert_ptr_eq(last.addr, m);
 }
 END_TEST
@@ -199,7 +249,7 @@ static int h_bus_extend(const struct uvm_fault *f)
     return ftruncate(fd, 2 * (off_t)PS) == 0 ? UVM_RETRY : UVM_DECLINE;
 }
 
-START_TEST(sigbus_reaches_the_region_handler)
+static void sigbus_past_eof(void)
 {
     int fd = memfd_create("uvm-test", MFD_CLOEXEC);
     ck_assert_int_ge(fd, 0);
@@ -212,6 +262,20 @@ START_TEST(sigbus_reaches_the_region_handler)
     ck_assert_int_eq(last.signo, SIGBUS);
     ck_assert_ptr_eq(last.addr, m + PS + 5);
     ck_assert_int_eq(peek(m + PS + 5), 9);
+}
+
+/* The libsigsegv layer catches SIGSEGV only (libsigsegv on Linux): a
+ * SIGBUS keeps the kernel's default action and no handler runs. */
+START_TEST(sigbus_reaches_the_region_handler)
+{
+    if (native_layer()) {
+        sigbus_past_eof();
+        return;
+    }
+    char err[4096];
+    int st = run_child(sigbus_past_eof, err, sizeof err);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+                  "status %#x: %s", st, err);
 }
 END_TEST
 
@@ -295,8 +359,39 @@ static void install_prior_info(int flags)
     ck_assert_int_eq(sigaction(SIGSEGV, &sa, NULL), 0);
 }
 
+/* libsigsegv layer: a fault outside every region ends the process. */
+static char *bounds_mem;
+static void poke_bounds_mem(void)
+{
+    poke(bounds_mem, 1);
+    _exit(4);
+}
+
+static void region_bounds_by_death(void)
+{
+    char *m = map_pages(3, PROT_NONE);
+    ck_assert_ptr_nonnull(uvm_trap(m + PS, PS, h_unprot, NULL));
+    char *outside[2] = { m + PS - 1, m + 2 * PS };
+    for (int i = 0; i < 2; i++) {
+        char err[4096];
+        bounds_mem = outside[i];
+        int st = run_child(poke_bounds_mem, err, sizeof err);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+                      "status %#x", st);
+        ck_assert_ptr_nonnull(strstr(err, "no libuvm region"));
+    }
+    ck_assert_int_eq(calls, 0);
+    poke(m + (PS), (char)(1));
+    poke(m + 2 * PS - 1, 1);  /* inside: ours */
+    ck_assert_int_eq(calls, 1);
+}
+
 START_TEST(region_bounds_are_exact)
 {
+    if (!native_layer()) {
+        region_bounds_by_death();
+        return;
+    }
     install_prior_info(0);
     char *m = map_pages(3, PROT_NONE);
     ck_assert_ptr_nonnull(uvm_trap(m + PS, PS, h_unprot, NULL));
@@ -606,8 +701,48 @@ END_TEST
 
 /* ---- chaining ---- */
 
+/* The libsigsegv layer keeps no previous action (sigsegv_install_handler
+ * discards it): a declined or foreign fault takes the default action and
+ * the prior handler never runs. */
+static void prior_then_declined_fault(void)
+{
+    install_prior_info(0);
+    char *m = map_pages(2, PROT_NONE);
+    if (uvm_trap(m, PS, h_decline, NULL) == NULL)
+        _exit(3);
+    poke(m + 1, 1);
+    _exit(prior_calls == 0 ? 4 : 5);
+}
+
+static void prior_then_foreign_fault(void)
+{
+    install_prior_info(0);
+    char *m = map_pages(2, PROT_NONE);
+    if (uvm_trap(m, PS, h_unprot, NULL) == NULL)
+        _exit(3);
+    poke(m, 1);
+    if (calls != 1)
+        _exit(6);
+    poke(m + PS, 1);
+    _exit(prior_calls == 0 ? 4 : 5);
+}
+
+static void assert_prior_replaced(void (*fn)(void))
+{
+    char err[16384];
+    int st = run_child(fn, err, sizeof err);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+                  "status %#x: %s", st, err);
+    ck_assert_ptr_nonnull(strstr(err, "no libuvm region"));
+}
+
 START_TEST(decline_and_foreign_faults_go_to_the_prior_siginfo_handler)
 {
+    if (!native_layer()) {
+        assert_prior_replaced(prior_then_declined_fault);
+        assert_prior_replaced(prior_then_foreign_fault);
+        return;
+    }
     install_prior_info(0);
     char *m = map_pages(2, PROT_NONE);
     ck_assert_ptr_nonnull(uvm_trap(m, PS, h_decline, NULL));
@@ -633,8 +768,23 @@ static void prior_plain(int sig)
     mprotect(plain_page, PS, PROT_READ | PROT_WRITE);
 }
 
+static void plain_prior_then_foreign_fault(void)
+{
+    signal(SIGSEGV, prior_plain);
+    char *m = map_pages(2, PROT_NONE);
+    plain_page = m + PS;
+    if (uvm_trap(m, PS, h_unprot, NULL) == NULL)
+        _exit(3);
+    poke(m + PS, 1);
+    _exit(plain_calls == 0 ? 4 : 5);
+}
+
 START_TEST(foreign_faults_go_to_a_prior_plain_handler)
 {
+    if (!native_layer()) {
+        assert_prior_replaced(plain_prior_then_foreign_fault);
+        return;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = prior_plain;
@@ -667,6 +817,12 @@ START_TEST(unclaimed_fault_dies_by_sigsegv_with_a_diagnostic)
     ck_assert_msg(WIFSIGNALED(st), "child exited %d", WEXITSTATUS(st));
     ck_assert_int_eq(WTERMSIG(st), SIGSEGV);
     ck_assert_ptr_nonnull(strstr(err, "no libuvm region"));
+    if (!native_layer()) {
+        /* No access type, no context to walk from. */
+        ck_assert_ptr_nonnull(strstr(err, "(unknown access)"));
+        ck_assert_ptr_null(strstr(err, "backtrace"));
+        return;
+    }
     ck_assert_ptr_nonnull(strstr(err, "(write)"));
     ck_assert_ptr_nonnull(strstr(err, "backtrace"));
     /* The backtrace walks out of the signal frame up to main(). */
@@ -695,8 +851,48 @@ END_TEST
 
 /* ---- forged signals ---- */
 
+/* libsigsegv passes no si_code: a forged SIGSEGV looks like a fault at the
+ * sender's pid and uid, which no region covers here, so the libsigsegv
+ * layer ends the process as the default action would; no handler runs. */
+static int h_tell(const struct uvm_fault *f)
+{
+    write(2, "handler ran\n", 12);
+    return UVM_DECLINE;
+}
+
+static void forged_sigqueue(void)
+{
+    char *m = map_pages(1, PROT_READ | PROT_WRITE);
+    if (uvm_trap(m, PS, h_tell, NULL) == NULL)
+        _exit(3);
+    union sigval v;
+    v.sival_ptr = m;
+    sigqueue(getpid(), SIGSEGV, v);
+    _exit(4);
+}
+
+static void forged_raise(void)
+{
+    char *m = map_pages(1, PROT_READ | PROT_WRITE);
+    if (uvm_trap(m, PS, h_tell, NULL) == NULL)
+        _exit(3);
+    raise(SIGSEGV);
+    _exit(4);
+}
+
 START_TEST(forged_signals_never_reach_region_handlers)
 {
+    if (!native_layer()) {
+        void (*fns[])(void) = { forged_sigqueue, forged_raise };
+        for (int i = 0; i < 2; i++) {
+            char err[4096];
+            int st = run_child(fns[i], err, sizeof err);
+            ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+                          "status %#x: %s", st, err);
+            ck_assert_ptr_null(strstr(err, "handler ran"));
+        }
+        return;
+    }
     install_prior_info(0);
     char *m = map_pages(1, PROT_READ | PROT_WRITE);
     ck_assert_ptr_nonnull(uvm_trap(m, PS, h_unprot, NULL));
@@ -733,8 +929,25 @@ START_TEST(forged_signal_with_default_prior_kills)
 }
 END_TEST
 
+static void forged_with_ignored_prior(void)
+{
+    signal(SIGSEGV, SIG_IGN);
+    char *m = map_pages(1, PROT_READ | PROT_WRITE);
+    if (uvm_trap(m, PS, h_unprot, NULL) == NULL)
+        _exit(3);
+    kill(getpid(), SIGSEGV);
+    _exit(4);
+}
+
 START_TEST(forged_signal_with_ignored_prior_is_ignored)
 {
+    if (!native_layer()) {
+        char err[4096];
+        int st = run_child(forged_with_ignored_prior, err, sizeof err);
+        ck_assert(WIFSIGNALED(st));
+        ck_assert_int_eq(WTERMSIG(st), SIGSEGV);
+        return;
+    }
     signal(SIGSEGV, SIG_IGN);
     char *m = map_pages(1, PROT_READ | PROT_WRITE);
     ck_assert_ptr_nonnull(uvm_trap(m, PS, h_unprot, NULL));
@@ -768,9 +981,11 @@ static Suite *dispatch_suite(void)
 {
     Suite *s = suite_create("dispatch");
     TCase *tc = tcase_create("api");
+    tcase_add_test(tc, fault_layer_is_the_configured_one);
     tcase_add_test(tc, trap_rejects_bad_arguments);
     tcase_add_test(tc, trap_rejects_overlap_with_eexist);
     tcase_add_test(tc, untrap_rejects_foreign_and_stale_handles);
+    tcase_add_test(tc, a_stale_handle_never_unregisters_a_library_region);
     tcase_add_test(tc, fault_reports_address_page_access_and_arg);
     tcase_add_test(tc, fault_reports_exec_access);
     tcase_add_test(tc, handler_leaves_errno_unchanged);

@@ -39,7 +39,7 @@ START_TEST(write_only_changes_use_uffd_and_keep_the_map_count)
     ck_assert_ptr_nonnull(uvm_trap(m, N * PS, h_unprot, NULL));
     ck_assert_int_eq(uvm_prot1(m, PROT_READ), 0);     /* registers */
     poke(m, 1);
-    size_t maps = maps_count();
+    size_t maps = maps_count_in(m, N * PS);   /* not the allocator's */
     unsigned long before = uffd_changes();
     for (int i = 0; i < 400; i++) {
         char *p = m + (size_t)((i * 7) % N) * PS;
@@ -54,7 +54,7 @@ START_TEST(write_only_changes_use_uffd_and_keep_the_map_count)
         ck_assert_int_eq(peek(p + 9), (char)i);
     }
     ck_assert_uint_eq(uffd_changes() - before, 800);  /* 400 PROT1 + UNPROT */
-    ck_assert_uint_eq(maps_count(), maps);
+    ck_assert_uint_eq(maps_count_in(m, N * PS), maps);
     /* The mapping stayed read-write all along. */
     ck_assert_int_eq(maps_prot(m + 3 * PS, NULL, NULL), MAPPED_WITH(RW));
 }
@@ -184,6 +184,29 @@ START_TEST(regions_that_are_not_all_read_write_use_mprotect)
 }
 END_TEST
 
+/* The libsigsegv fault layer delivers no SIGBUS, so the userfaultfd
+ * backend, whose write faults are SIGBUS, is never used: write-only
+ * changes go to mprotect and still trap (uvm_trap(3), FAULT LAYERS). */
+START_TEST(libsigsegv_layer_makes_write_only_changes_with_mprotect)
+{
+    char *m = map_pages(8, RW);
+    ck_assert_ptr_nonnull(uvm_trap(m, 8 * PS, h_unprot, NULL));
+    ck_assert_int_eq(uvm_protn(m, 8, RW), 0);
+    size_t maps = maps_count();
+    ck_assert_int_eq(uvm_prot1(m + 3 * PS, PROT_READ), 0);
+    ck_assert_uint_eq(uffd_changes(), 0);
+    ck_assert_uint_eq(maps_count(), maps + 2);         /* split by mprotect */
+    ck_assert_int_eq(maps_prot(m + 3 * PS, NULL, NULL),
+                     MAPPED_WITH(PROT_READ));
+    poke(m + 3 * PS + 9, 1);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_signo, SIGSEGV);
+    ck_assert_int_eq(last_access, UVM_ACCESS_UNKNOWN);
+    ck_assert_ptr_eq(last_addr, m + 3 * PS + 9);
+    ck_assert_int_eq(peek(m + 3 * PS + 9), 1);
+}
+END_TEST
+
 /* Can this process write-protect with userfaultfd at all? */
 static int uffd_usable(void)
 {
@@ -202,6 +225,14 @@ static int uffd_usable(void)
 
 int main(void)
 {
+    if (strcmp(uvm_fault_layer(), "native") != 0) {
+        Suite *s = suite_create("prot-uffd");
+        TCase *tc = tcase_create("libsigsegv");
+        tcase_add_test(tc,
+                       libsigsegv_layer_makes_write_only_changes_with_mprotect);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+    }
     if (!uffd_usable()) {
         printf("userfaultfd write-protection is not available here: skip\n");
         return 77;

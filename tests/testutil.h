@@ -13,12 +13,18 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,9 +61,12 @@ static inline char *map_pages(size_t n, int prot)
  * ENOMEM tests). */
 static inline char *unmapped_pages(size_t n)
 {
-    char *p = map_pages(n, PROT_NONE);
-    ck_assert_int_eq(munmap(p, n * PS), 0);
-    return p;
+    /* A guard page stays on each side, so the hole does not merge with the
+     * free space below: the next mmap (ASan's allocator, libuvm's first-use
+     * records) can only land in it if it is at most n pages long. */
+    char *p = map_pages(n + 2, PROT_NONE);
+    ck_assert_int_eq(munmap(p + PS, n * PS), 0);
+    return p + PS;
 }
 
 /* Protection of the page at addr as /proc/self/maps says ("rw-p"...); the
@@ -126,6 +135,25 @@ static inline size_t maps_count(void)
     return n;
 }
 
+/* The number of mappings that overlap [p, p+len).  Unlike maps_count it
+ * ignores the mappings of the allocator (ASan keeps freed large blocks
+ * mapped in its quarantine), so it counts only what libuvm did to the range. */
+static inline size_t maps_count_in(const void *p, size_t len)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    uintptr_t lo = (uintptr_t)p, hi = lo + len;
+    char line[512];
+    size_t n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long s, e;
+        if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < hi && e > lo)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
 static inline long read_long_file(const char *path, long dflt)
 {
     FILE *f = fopen(path, "r");
@@ -164,6 +192,38 @@ static inline int run_child(void (*fn)(void), char *buf, size_t cap)
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     return st;
+}
+
+/* Degraded kernels (test-degraded.c, test-security.c): make the system call
+ * nr fail with err in this process and its children, the way a container's
+ * seccomp profile forbids userfaultfd.  Returns 0, or -1 with errno. */
+static inline int deny_syscall(long nr, int err)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & 0xffff)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Become user and group 65534 (nobody) if root; an unprivileged process
+ * stays as it is.  setuid() makes the process non-dumpable, which closes
+ * /proc/self/pagemap to it; a program started as that user would be
+ * dumpable, so the flag is set back.  Returns 0, or -1 with errno. */
+static inline int become_unprivileged(void)
+{
+    if (geteuid() == 0 &&
+        (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+        return -1;
+    return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
 static inline int run_suite(Suite *s)

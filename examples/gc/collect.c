@@ -123,7 +123,7 @@ void gc_flip(void)
         *gc_roots[i] = gc_forward(*gc_roots[i]);
     gc.active = 1;
     gc.debt = 0;
-    gcs.collections++;
+    __atomic_fetch_add(&gcs.collections, 1, __ATOMIC_RELAXED);  /* bg_main */
     if (gc.mode == GC_SOFT)
         gc_soft_active = 1;
     if (gc.mode == GC_VM) {

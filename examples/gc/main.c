@@ -207,5 +207,7 @@ int main(int argc, char **argv)
         fclose(rf);
     if (plot != NULL && gc_plot(plot, stats, nmodes) != 0)
         rc = 1;
+    for (int m = 0; m < nmodes; m++)
+        free(text[m]);
     return rc;
 }

@@ -1,0 +1,240 @@
+/*
+ * snap.h: what the files of the snapshot module share (snap.c, the chains
+ * and the entry points; snap-store.c, the page store and the journal;
+ * snap-fault.c, the fault path and the protection it changes; snap-view.c,
+ * views).  Included by nothing else.  The design is in snap.c's header.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * Field legend (uvm-int.h, plus): (mu) the chain's mutex; (g) the module's
+ * global mutex; (h) written by the one handler or mu holder that took the
+ * slot, before the version is published, then only under mu.
+ */
+#ifndef UVM_SNAP_H
+#define UVM_SNAP_H
+
+#include "uvm-int.h"
+
+#include <pthread.h>
+
+/* Page states.  LIVE is 0: a new chain's pages are LIVE until its first
+ * protection is in place (.inv.prot in snap.c). */
+enum { PG_LIVE = 0, PG_BUSY = 1, PG_PROT = 2 };
+
+#define SNAP_NONE 0u             /* head[], next, journal: index + 1 */
+#define SNAP_MAX_PAGES 0x7fffffffu
+/* A journal entry's page with this bit: a version was pushed but the page
+ * stayed PROT (its write-enabling failed). */
+#define SNAP_JOURNAL_KEPT 0x80000000u
+
+/* ---- the store: page-sized slots, each one version of a page ---- */
+
+#define SNAP_CHUNK_SHIFT 12                   /* 4096 slots (16 MiB) */
+#define SNAP_CHUNK_SLOTS (1u << SNAP_CHUNK_SHIFT)
+#define SNAP_MAX_CHUNKS  (1u << 18)           /* 2^30 slots */
+
+struct snap_vmeta {
+    uint64_t a;          /* (h) tag: the newest live gen when pushed */
+    _Atomic uint32_t next;   /* (h, then mu) older version of the page, or
+                                NONE; free slots: the next free one */
+    uint32_t page;       /* (h) page index in the range */
+    uint32_t bnext;      /* (mu) next in its bucket or in limbo, or NONE */
+};
+
+/* A list of slots linked through bnext (a bucket, limbo), under mu:
+ * adding and moving never allocate, so collapse cannot fail half-way. */
+struct snap_list {
+    uint32_t first;      /* slot + 1, or NONE */
+    size_t n;
+};
+
+/* An array of pages, under mu. */
+struct snap_vec {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+struct snap_store {
+    char **chunk;                     /* (c) table; entries (mu), then (c) */
+    struct snap_vmeta **meta;         /* (c) table; entries (mu), then (c) */
+    _Atomic uint32_t mapped;          /* (a) slots below this have memory */
+    _Atomic uint32_t fresh;           /* (a) next never-used slot */
+    /* Free slots: stacks pushed under mu, popped lock-free by anyone who
+     * pushes a version; tag << 32 | (slot + 1). */
+    _Atomic uint64_t warm;            /* (a) populated */
+    _Atomic uint64_t cold;            /* (a) memory given back */
+    struct snap_list limbo;           /* (mu) freed, waiting for a grace */
+    size_t reserve;                   /* (mu) slots on the warm stack */
+    size_t taken;                     /* (mu) slots taken since the refill */
+};
+
+/* ---- chains and handles ---- */
+
+struct snap_chain {
+    pthread_mutex_t mu;
+    uintptr_t start, end;             /* (c) */
+    size_t npages;                    /* (c) */
+    int prot;                         /* (c) protection of the range */
+    int uffd;                         /* (c) -1: uvm_protv fallback */
+    size_t budget;                    /* (c) mappings reserved for it */
+    int memobj;                       /* (c) range is uvm_alloc memory */
+    uvm_region *region;               /* (c) our trap over the range */
+    struct snap_chain *next;          /* (g) list of chains */
+    _Atomic unsigned char *state;     /* (a) per page, PG_* */
+    _Atomic uint32_t *head;           /* (a) per page: newest version */
+    struct snap_store store;
+    /* The journal: what handlers did since the last entry point, one
+     * entry per page made LIVE: (page + 1) << 32 | (slot + 1 or 0). */
+    _Atomic uint64_t *jr;             /* (a) 0: not written yet */
+    atomic_size_t jtail;              /* (a) appended */
+    size_t jhead;                     /* (mu) drained */
+    struct snap_vec relive;           /* (mu) pages LIVE since the last
+                                         snapshot; room for npages */
+    /* Grace periods (an SRCU of two counters): readers of versions and
+     * of newest are counted in readers[phase & 1]. */
+    atomic_uint phase;                /* (a) */
+    atomic_int readers[2];            /* (a) */
+    /* snapshots */
+    _Atomic uint64_t newest;          /* (a) newest live gen, 0: none */
+    uint64_t gen;                     /* (mu) last gen given out */
+    struct uvm_snap *oldest, *newest_s;   /* (mu) the chain */
+    size_t nsnaps;                    /* (mu) */
+    /* counters */
+    size_t stored;                    /* (mu) versions in buckets */
+    size_t cow, collapses;            /* (mu) */
+    size_t epoch_pushes, last_pushes; /* (mu) versions pushed this / last
+                                         epoch: the reserve's size */
+};
+
+struct uvm_snap {
+    _Atomic uint32_t sig;             /* (g)(a) UVM_SIG_SNAP while live */
+    struct snap_chain *c;             /* (c) */
+    uint64_t gen;                     /* (c) */
+    struct uvm_snap *older, *newer;   /* (mu) */
+    struct snap_list own;             /* (mu) the versions it owns: tags
+                                         in [gen, newer->gen) */
+    char *view;                       /* (mu) uvm_snap_view's mapping */
+    uvm_region *view_region;          /* (mu) its resolver, or NULL */
+};
+
+static inline size_t snap_ps(void) { return uvm__page_size; }
+
+/* The process's budget of kernel mappings for mprotect fallbacks, kept by
+ * dirty-mprotect.c: reserve need mappings (0 or -ENOMEM), give them back. */
+UVM_HIDDEN int uvm__map_budget_reserve(size_t need);
+UVM_HIDDEN void uvm__map_budget_release(size_t n);
+
+/* ---- snap-store.c ---- */
+
+UVM_AS_SAFE static inline char *snap_slot_mem(const struct snap_chain *c,
+                                              uint32_t s)
+{
+    return c->store.chunk[s >> SNAP_CHUNK_SHIFT] +
+           (size_t)(s & (SNAP_CHUNK_SLOTS - 1)) * snap_ps();
+}
+
+UVM_AS_SAFE static inline struct snap_vmeta *
+snap_slot_meta(const struct snap_chain *c, uint32_t s)
+{
+    return &c->store.meta[s >> SNAP_CHUNK_SHIFT][s & (SNAP_CHUNK_SLOTS - 1)];
+}
+
+/* Private zeroed memory, touched only where used (NULL if none). */
+UVM_HIDDEN void *uvm__snap_map_zero(size_t bytes);
+UVM_HIDDEN int  uvm__snap_store_init(struct snap_chain *c);
+UVM_HIDDEN void uvm__snap_store_fini(struct snap_chain *c);
+/* A free slot, lock-free: a populated one from the ring, else a fresh one.
+ * AS-safe; never fails while .inv.room holds. */
+UVM_HIDDEN uint32_t uvm__snap_slot_take(struct snap_chain *c);
+/* Add slot s to list l (mu). */
+static inline void snap_list_add(const struct snap_chain *c,
+                                 struct snap_list *l, uint32_t s)
+{
+    snap_slot_meta(c, s)->bnext = l->first;
+    l->first = s + 1;
+    l->n++;
+}
+/* Give back a slot whose version is unlinked (mu): it is reused only after
+ * the next grace period (uvm__snap_store_refill). */
+static inline void snap_slot_free(struct snap_chain *c, uint32_t s)
+{
+    snap_list_add(c, &c->store.limbo, s);
+}
+/* Make the slots freed since the last call reusable, after a grace period:
+ * the reserve on top, the memory of the rest given back (mu). */
+UVM_HIDDEN void uvm__snap_store_refill(struct snap_chain *c);
+/* Map never-used slots for npages more pushes (.inv.room), after the
+ * pages of a new snapshot are protected (mu).  0 or -ENOMEM. */
+UVM_HIDDEN int uvm__snap_store_room(struct snap_chain *c);
+
+/* Grace periods.  Readers: handlers, for the length of one fault. */
+UVM_AS_SAFE static inline unsigned snap_read_enter(struct snap_chain *c)
+{
+    for (;;) {
+        unsigned p = atomic_load(&c->phase) & 1;
+        atomic_fetch_add(&c->readers[p], 1);
+        if ((atomic_load(&c->phase) & 1) == p)
+            return p;
+        atomic_fetch_sub(&c->readers[p], 1);   /* the phase flipped */
+    }
+}
+
+UVM_AS_SAFE static inline void snap_read_exit(struct snap_chain *c,
+                                              unsigned p)
+{
+    atomic_fetch_sub(&c->readers[p], 1);
+}
+
+/* Wait until every reader that may have seen the state before the call
+ * has left (mu). */
+UVM_HIDDEN void uvm__snap_grace(struct snap_chain *c);
+
+/* The journal (mu): move what handlers appended to relive and to the
+ * buckets of the snapshots owning the versions.  Never fails. */
+UVM_HIDDEN void uvm__snap_journal_drain(struct snap_chain *c);
+/* Account for a version pushed in slot s (mu): its bucket, counters. */
+UVM_HIDDEN void uvm__snap_version_add(struct snap_chain *c, uint32_t s);
+
+/* ---- snap-fault.c ---- */
+
+/* The version snapshot gen g sees for page i (slot + 1) or NONE.  Lock
+ * free: the caller is a reader (grace) or holds mu.  AS-safe. */
+UVM_HIDDEN uint32_t uvm__snap_lookup(const struct snap_chain *c, size_t i,
+                                     uint64_t g);
+/* Do live snapshots need the live contents of page i (none stored)? */
+UVM_HIDDEN int uvm__snap_live_needed(const struct snap_chain *c, size_t i,
+                                     uint64_t newest);
+/* Push the current contents of page i as a version tagged a into slot s. */
+UVM_HIDDEN void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
+                               uint64_t a);
+UVM_HIDDEN void uvm__snap_journal_append(struct snap_chain *c, size_t i,
+                                         uint32_t slot1);
+/* Write-protect (on) or write-enable n pages at a.  AS-safe. */
+UVM_HIDDEN int uvm__snap_wp(const struct snap_chain *c, uintptr_t a,
+                            size_t n, int on);
+/* The same for the n pages pg (ascending), in runs of neighbours, or for
+ * the whole range (pg NULL); split over two threads when that pays. */
+UVM_HIDDEN int uvm__snap_wp_pages(const struct snap_chain *c,
+                                  const uint32_t *pg, size_t n, int on);
+/* The region handler of a chain's range. */
+UVM_HIDDEN int uvm__snap_fault(const struct uvm_fault *f);
+/* Open and register the chain's userfaultfd: fd, -ENOTSUP (use mprotect)
+ * or -EEXIST (another userfaultfd has the range). */
+UVM_HIDDEN int uvm__snap_uffd_open(uintptr_t start, size_t len);
+/* Claim page i (PROT -> BUSY) for reading it live: 1 claimed, 0 LIVE. */
+UVM_HIDDEN int uvm__snap_claim(struct snap_chain *c, size_t i);
+
+/* ---- snap-view.c ---- */
+
+UVM_HIDDEN int  uvm__snap_view_make(struct uvm_snap *s);
+UVM_HIDDEN void uvm__snap_view_drop(struct uvm_snap *s);
+
+/* ---- snap.c ---- */
+
+/* Copy page i as gen g sees it into dst (mu). */
+UVM_HIDDEN void uvm__snap_read_page(struct snap_chain *c, size_t i,
+                                    uint64_t g, void *dst, size_t off,
+                                    size_t n);
+
+#endif /* UVM_SNAP_H */
