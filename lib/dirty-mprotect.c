@@ -5,9 +5,8 @@
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
- * Owns: a trap region over the tracked range, a bitmap with one bit per
- * page written, and this process's budget of kernel mappings for the
- * method.  The range is made read-only; the first write to a page faults,
+ * Owns: a trap region over the tracked range and a bitmap with one bit
+ * per page written.  The range is made read-only; the first write to a page faults,
  * the handler makes that page writable again and then sets its bit
  * (bdwgc's MPROTECT_VDB order: unprotect, then mark, so that a collection
  * between the two finds the page writable and unmarked and leaves it so;
@@ -16,12 +15,10 @@
  * whole range read-only again with one call, which also merges the
  * mappings the faults split.
  *
- * The mapping budget (bdwgc's COUNT_PROTECTED_REGIONS, dirty-tracking.md
- * 6.2): a range of n pages can be split into at most n + 2 mappings (every
- * other page written).  Tracking starts only if the mappings in use now,
- * those reserved by other trackers and n + 2 stay below vm.max_map_count
- * minus a margin; otherwise ENOMEM, and the process can never reach the
- * limit inside a fault handler because of us (MPS issue 304).  Should a
+ * The mapping budget (vma.c): a range of n pages can be split into at most
+ * n + 2 mappings (every other page written); tracking starts only if they
+ * can be reserved, otherwise ENOMEM, so the process never reaches the
+ * limit inside a fault handler because of us.  Should a
  * single-page mprotect fail anyway (someone else used the mappings), the
  * handler makes the whole range writable (one call that merges, never
  * splits) and marks every page: a burst of false positives, never a lost
@@ -52,11 +49,6 @@
 #include <unistd.h>
 
 #define WORD_BITS (8 * sizeof(unsigned long))
-/* Mappings left for the rest of the program: 1/16 of the limit. */
-#define BUDGET_MARGIN_SHIFT 4
-
-static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
-static size_t budget_reserved;            /* (budget_mu) */
 
 /* ---- the fault path ---- */
 
@@ -85,57 +77,6 @@ UVM_AS_SAFE static int mp_fault(const struct uvm_fault *f)
         return UVM_DECLINE;
     mp_mark_all(t);
     return UVM_RETRY;
-}
-
-/* ---- the mapping budget ---- */
-
-static long read_long_file(const char *path, long dflt)
-{
-    char buf[32];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return dflt;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return dflt;
-    buf[n] = 0;
-    return strtol(buf, NULL, 10);
-}
-
-static size_t count_mappings(void)
-{
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    char buf[16384];
-    size_t lines = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        for (ssize_t i = 0; i < n; i++)
-            lines += buf[i] == '\n';
-    close(fd);
-    return lines;
-}
-
-static int budget_reserve(size_t need)
-{
-    size_t limit = (size_t)read_long_file("/proc/sys/vm/max_map_count", 65530);
-    limit -= limit >> BUDGET_MARGIN_SHIFT;
-    pthread_mutex_lock(&budget_mu);
-    size_t used = count_mappings() + budget_reserved;
-    int rc = used > limit || need > limit - used ? -ENOMEM : 0;
-    if (rc == 0)
-        budget_reserved += need;
-    pthread_mutex_unlock(&budget_mu);
-    return rc;
-}
-
-static void budget_release(size_t n)
-{
-    pthread_mutex_lock(&budget_mu);
-    budget_reserved -= n;
-    pthread_mutex_unlock(&budget_mu);
 }
 
 /* ---- the method ---- */
@@ -167,7 +108,7 @@ static int mp_start(struct uvm_tracker *t)
     atomic_ulong *bits = calloc(nwords, sizeof *bits);
     if (bits == NULL)
         return -ENOMEM;
-    rc = budget_reserve(t->npages + 2);
+    rc = uvm__map_budget_reserve(t->npages + 2);
     if (rc < 0) {
         free(bits);
         return rc;
@@ -187,7 +128,7 @@ static int mp_start(struct uvm_tracker *t)
     if (rc < 0) {
         if (t->u.mp.region != NULL)
             uvm__untrap(t->u.mp.region);
-        budget_release(t->u.mp.reserved);
+        uvm__map_budget_release(t->u.mp.reserved);
         free(bits);
     }
     return rc;
@@ -238,7 +179,7 @@ static void mp_stop(struct uvm_tracker *t)
 {
     uvm__untrap(t->u.mp.region);
     uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot);
-    budget_release(t->u.mp.reserved);
+    uvm__map_budget_release(t->u.mp.reserved);
     free(t->u.mp.bits);
 }
 
@@ -248,8 +189,3 @@ const struct uvm__dirty_ops uvm__dirty_mprotect = {
     .collect = mp_collect,
     .stop = mp_stop,
 };
-
-/* The budget is the process's, shared with the mprotect fallback of
- * snapshots (snap.c). */
-int uvm__map_budget_reserve(size_t need) { return budget_reserve(need); }
-void uvm__map_budget_release(size_t n) { budget_release(n); }

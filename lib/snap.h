@@ -120,10 +120,6 @@ struct uvm_snap {
 
 static inline size_t snap_ps(void) { return uvm__page_size; }
 
-/* The process's budget of kernel mappings for mprotect fallbacks, kept by
- * dirty-mprotect.c: reserve need mappings (0 or -ENOMEM), give them back. */
-UVM_HIDDEN int uvm__map_budget_reserve(size_t need);
-UVM_HIDDEN void uvm__map_budget_release(size_t n);
 
 /* ---- snap-store.c ---- */
 

@@ -21,6 +21,7 @@
  * is checked against its size and alignment before use.
  */
 #include "symbol.h"
+#include "vma.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -30,24 +31,6 @@
 #include <unistd.h>
 
 /* ---- the mapping of an address: /proc/self/maps ---- */
-
-UVM_AS_SAFE static int parse_hex(const char **p, const char *e, uint64_t *v)
-{
-    const char *s = *p;
-    uint64_t x = 0;
-    for (; s < e; s++) {
-        int d = *s >= '0' && *s <= '9' ? *s - '0'
-              : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
-        if (d < 0)
-            break;
-        x = x << 4 | (uint64_t)d;
-    }
-    if (s == *p)
-        return 0;
-    *p = s;
-    *v = x;
-    return 1;
-}
 
 /* Past the spaces, then past the field that follows them. */
 UVM_AS_SAFE static const char *skip_field(const char *p, const char *e)
@@ -59,69 +42,53 @@ UVM_AS_SAFE static const char *skip_field(const char *p, const char *e)
     return p;
 }
 
+/* What maps_line looks for and fills in. */
+struct maps_query {
+    uintptr_t ip;
+    uintptr_t start;
+    uint64_t off;
+    char *path;
+    size_t cap;
+};
+
 /* One line "start-end perms offset dev inode   path", [l, e).  1 if it
- * maps ip from a file (path and the mapping's start and file offset
+ * maps q->ip from a file (path and the mapping's start and file offset
  * filled in), -1 if it maps ip otherwise, 0 if it does not map ip. */
-UVM_AS_SAFE static int maps_line(const char *l, const char *e, uintptr_t ip,
-                                 uintptr_t *start, uint64_t *off,
-                                 char *path, size_t cap)
+UVM_AS_SAFE static int maps_line(const char *l, const char *e, void *arg)
 {
+    struct maps_query *q = arg;
     const char *p = l;
     uint64_t lo, hi, o;
-    if (!parse_hex(&p, e, &lo) || p == e || *p++ != '-' ||
-        !parse_hex(&p, e, &hi) || ip < lo || ip >= hi)
+    if (!uvm__maps_hex(&p, e, &lo) || p == e || *p++ != '-' ||
+        !uvm__maps_hex(&p, e, &hi) || q->ip < lo || q->ip >= hi)
         return 0;
     p = skip_field(p, e);                         /* perms */
     while (p < e && *p == ' ')
         p++;
-    if (!parse_hex(&p, e, &o))
+    if (!uvm__maps_hex(&p, e, &o))
         return -1;
     p = skip_field(skip_field(p, e), e);          /* dev, inode */
     while (p < e && *p == ' ')
         p++;
     size_t n = (size_t)(e - p);
-    if (n == 0 || *p != '/' || n >= cap)
+    if (n == 0 || *p != '/' || n >= q->cap)
         return -1;
-    memcpy(path, p, n);
-    path[n] = '\0';
-    *start = (uintptr_t)lo;
-    *off = o;
+    memcpy(q->path, p, n);
+    q->path[n] = '\0';
+    q->start = (uintptr_t)lo;
+    q->off = o;
     return 1;
 }
 
 UVM_AS_SAFE static int maps_find(uintptr_t ip, uintptr_t *start,
                                  uint64_t *off, char *path, size_t cap)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    struct maps_query q = { .ip = ip, .path = path, .cap = cap };
+    if (uvm__maps_foreach(maps_line, &q) <= 0)
         return -ENOENT;
-    char buf[4096];
-    size_t have = 0;
-    int rc = 0, skipping = 0;
-    while (rc == 0) {
-        ssize_t n = read(fd, buf + have, sizeof buf - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        size_t pos = 0;
-        char *nl;
-        while (rc == 0 && (nl = memchr(buf + pos, '\n', have - pos))) {
-            if (!skipping)
-                rc = maps_line(buf + pos, nl, ip, start, off, path, cap);
-            skipping = 0;
-            pos = (size_t)(nl + 1 - buf);
-        }
-        memmove(buf, buf + pos, have - pos);
-        have -= pos;
-        if (have == sizeof buf) {     /* a line longer than buf: drop it */
-            have = 0;
-            skipping = 1;
-        }
-    }
-    close(fd);
-    return rc > 0 ? 0 : -ENOENT;
+    *start = q.start;
+    *off = q.off;
+    return 0;
 }
 
 /* ---- the symbol: the file's ELF tables ---- */

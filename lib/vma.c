@@ -10,6 +10,14 @@
  * PROCMAP_QUERY ioctl answers in one system call; older kernels get a
  * streaming parse of the maps text (slow, but correct and AS-safe).
  *
+ * Also owns the one reader of the maps text (uvm__maps_foreach, used by
+ * symbol.c too) and the process's mapping budget for the mprotect
+ * fallbacks (bdwgc's COUNT_PROTECTED_REGIONS, dirty-tracking.md 6.2): a
+ * range of n pages that mprotect may split takes n + 2 mappings (every
+ * other page written) out of vm.max_map_count minus a margin, reserved up
+ * front, so that no fault handler ever meets the limit because of us (MPS
+ * issue 304).
+ *
  * Must never: allocate, use stdio, or keep a descriptor across fork()
  * (a child's /proc/self is not its parent's).
  */
@@ -17,6 +25,8 @@
 #include "compat.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -90,73 +100,96 @@ UVM_AS_SAFE static int vma_procmap(uintptr_t addr, struct uvm__vma *out,
     return 1;
 }
 
-UVM_AS_SAFE static uintptr_t vma_hex(const char **pp, const char *end)
+UVM_AS_SAFE int uvm__maps_hex(const char **p, const char *end, uint64_t *v)
 {
-    uintptr_t v = 0;
-    const char *p = *pp;
-    for (; p < end; p++) {
-        int d;
-        if (*p >= '0' && *p <= '9') d = *p - '0';
-        else if (*p >= 'a' && *p <= 'f') d = *p - 'a' + 10;
-        else break;
-        v = v * 16 + (uintptr_t)d;
+    const char *s = *p;
+    uint64_t x = 0;
+    for (; s < end; s++) {
+        int d = *s >= '0' && *s <= '9' ? *s - '0'
+              : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+        if (d < 0)
+            break;
+        x = x << 4 | (uint64_t)d;
     }
-    *pp = p;
-    return v;
-}
-
-/* Parse one "start-end perms ..." line. */
-UVM_AS_SAFE static int vma_parse_line(const char *p, const char *end,
-                                      struct uvm__vma *v)
-{
-    v->start = vma_hex(&p, end);
-    if (p >= end || *p++ != '-')
+    if (s == *p)
         return 0;
-    v->end = vma_hex(&p, end);
-    if (end - p < 4 || *p++ != ' ')
-        return 0;
-    v->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) |
-              (p[2] == 'x' ? PROT_EXEC : 0);
+    *p = s;
+    *v = x;
     return 1;
 }
 
-/* The pre-6.11 way: read the maps text, line by line, in a stack buffer. */
-UVM_AS_SAFE static int vma_parse(uintptr_t addr, struct uvm__vma *out)
+UVM_AS_SAFE int uvm__maps_foreach(int (*fn)(const char *, const char *,
+                                            void *),
+                                  void *arg)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     char buf[4096];
     size_t have = 0;
-    int rc = -ENOMEM;
-    for (;;) {
+    int rc = 0, skipping = 0;
+    while (rc == 0) {
         ssize_t n = read(fd, buf + have, sizeof buf - have);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         have += (size_t)n;
-        size_t line = 0;
-        for (size_t i = 0; i < have; i++) {
-            if (buf[i] != '\n')
-                continue;
-            struct uvm__vma v;
-            if (vma_parse_line(buf + line, buf + i, &v) &&
-                addr >= v.start && addr < v.end) {
-                *out = v;
-                rc = 0;
-                goto done;
-            }
-            line = i + 1;
+        size_t pos = 0;
+        char *nl;
+        while (rc == 0 && (nl = __builtin_memchr(buf + pos, '\n',
+                                                 have - pos)) != NULL) {
+            if (!skipping)
+                rc = fn(buf + pos, nl, arg);
+            skipping = 0;
+            pos = (size_t)(nl + 1 - buf);
         }
-        __builtin_memmove(buf, buf + line, have - line);
-        have -= line;
-        if (have == sizeof buf)
-            have = 0;               /* an absurdly long line: skip it */
+        __builtin_memmove(buf, buf + pos, have - pos);
+        have -= pos;
+        if (have == sizeof buf) {     /* a line longer than buf: drop it */
+            have = 0;
+            skipping = 1;
+        }
     }
-done:
     close(fd);
     return rc;
+}
+
+/* One "start-end perms ..." line: 1 if it maps q->addr (q->v filled). */
+struct vma_find {
+    uintptr_t addr;
+    struct uvm__vma v;
+};
+
+UVM_AS_SAFE static int vma_find_line(const char *p, const char *end,
+                                     void *arg)
+{
+    struct vma_find *q = arg;
+    uint64_t lo, hi;
+    if (!uvm__maps_hex(&p, end, &lo) || p >= end || *p++ != '-' ||
+        !uvm__maps_hex(&p, end, &hi) || end - p < 4 || *p++ != ' ')
+        return 0;
+    if (q->addr < lo || q->addr >= hi)
+        return 0;
+    q->v.start = (uintptr_t)lo;
+    q->v.end = (uintptr_t)hi;
+    q->v.prot = (p[0] == 'r' ? PROT_READ : 0) |
+                (p[1] == 'w' ? PROT_WRITE : 0) |
+                (p[2] == 'x' ? PROT_EXEC : 0);
+    return 1;
+}
+
+/* The pre-6.11 way: read the maps text, line by line. */
+UVM_AS_SAFE static int vma_parse(uintptr_t addr, struct uvm__vma *out)
+{
+    struct vma_find q = { .addr = addr };
+    int rc = uvm__maps_foreach(vma_find_line, &q);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return -ENOMEM;
+    *out = q.v;
+    return 0;
 }
 
 UVM_AS_SAFE int uvm__vma_query(uintptr_t addr, struct uvm__vma *out)
@@ -165,4 +198,54 @@ UVM_AS_SAFE int uvm__vma_query(uintptr_t addr, struct uvm__vma *out)
     if (!atomic_load(&procmap_broken) && vma_procmap(addr, out, &rc))
         return rc;
     return vma_parse(addr, out);
+}
+
+/* ---- the mapping budget ---- */
+
+/* Mappings left for the rest of the program: 1/16 of the limit. */
+#define BUDGET_MARGIN_SHIFT 4
+
+static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t budget_reserved;            /* (budget_mu) */
+
+static long read_long_file(const char *path, long dflt)
+{
+    char buf[32];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dflt;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return dflt;
+    buf[n] = 0;
+    return strtol(buf, NULL, 10);
+}
+
+static int count_line(const char *line, const char *end, void *arg)
+{
+    ++*(size_t *)arg;
+    return 0;
+}
+
+int uvm__map_budget_reserve(size_t need)
+{
+    size_t limit = (size_t)read_long_file("/proc/sys/vm/max_map_count", 65530);
+    limit -= limit >> BUDGET_MARGIN_SHIFT;
+    pthread_mutex_lock(&budget_mu);
+    size_t used = 0;
+    (void)uvm__maps_foreach(count_line, &used);
+    used += budget_reserved;
+    int rc = used > limit || need > limit - used ? -ENOMEM : 0;
+    if (rc == 0)
+        budget_reserved += need;
+    pthread_mutex_unlock(&budget_mu);
+    return rc;
+}
+
+void uvm__map_budget_release(size_t n)
+{
+    pthread_mutex_lock(&budget_mu);
+    budget_reserved -= n;
+    pthread_mutex_unlock(&budget_mu);
 }
