@@ -177,8 +177,10 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 
 static void mp_stop(struct uvm_tracker *t)
 {
-    uvm__untrap(t->u.mp.region);
+    /* Writable first, then no trap: in the other order a write between
+     * the two would fault with no region to claim it. */
     uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot);
+    uvm__untrap(t->u.mp.region);
     uvm__map_budget_release(t->u.mp.reserved);
     free(t->u.mp.bits);
 }
