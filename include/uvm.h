@@ -235,6 +235,9 @@ struct uvm_stats {
                                       write-protection instead of mprotect */
     unsigned long altstacks;       /* alternate signal stacks libuvm mapped
                                       for threads that had none */
+    unsigned long retried;         /* faults no region claimed, let run
+                                      once more because their region had
+                                      just been removed (uvm_untrap(3)) */
 };
 
 /* Fill *st.  Returns 0, or -1 with errno EINVAL (st is NULL).  AS-safe. */

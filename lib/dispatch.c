@@ -60,6 +60,23 @@
 
 /* ---- the fault path ---- */
 
+/* A fault no region claims, at addr: let the instruction run once more if
+ * addr was in a region removed lately (.gone in region.c), unless this
+ * thread did so already for this page and removal.  A write that faulted
+ * just before a snapshot's last release or a tracker's stop then finds
+ * its page writable; a real crash comes back and is declined. */
+UVM_AS_SAFE static int dispatch_gone(struct uvm__thread *t, uintptr_t addr)
+{
+    uint64_t id = uvm__region_gone(addr);
+    uintptr_t page = addr & ~uvm__page_mask;
+    if (id == 0 || (t->gone_id == id && t->gone_page == page))
+        return UVM_DECLINE;
+    t->gone_id = id;
+    t->gone_page = page;
+    UVM_COUNT(retried, 1);
+    return UVM_RETRY;
+}
+
 /* Find the region of the fault and run its handler.  The call is recorded
  * while the table version is protected (.inv.push in thread.c). */
 UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
@@ -71,6 +88,8 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
     struct uvm_region *r = hz >= 0 ? uvm__region_find(root, addr) : NULL;
     int slot = r != NULL ? uvm__call_push(t, r, frame, s->alt) : -1;
     uvm__hazard_release(t, hz);
+    if (r == NULL && hz >= 0)
+        return dispatch_gone(t, addr);
     if (slot < 0)
         return UVM_DECLINE;
 

@@ -29,6 +29,18 @@
  * Region structures come from a pool of chunks that are never freed, so
  * uvm_untrap can tell a pointer that was never a region (EINVAL) without
  * dereferencing foreign memory (MPS design/sig).
+ *
+ * Recently removed ranges (.gone).  A fault raised just before its region
+ * was unlinked may look the region up only after (its thread was preempted
+ * between the trap and the lookup).  Whoever removed the region has made
+ * the range accessible again, or will not; the dispatcher cannot tell, so
+ * it lets the instruction run once more (uvm__region_gone says the address
+ * was in a region removed lately) and treats the fault as a crash only if
+ * it comes back.  The last GONE_RING removals are kept in a ring, each
+ * entry under its own sequence lock: written under mu before the table
+ * without the region is published, so a lookup that misses the region
+ * finds the entry (unless GONE_RING later removals overwrote it while the
+ * thread was preempted, when the fault is taken for a crash as before).
  */
 #include "region.h"
 #include "thread.h"
@@ -49,6 +61,47 @@ struct node {
 
 _Atomic(void *) uvm__region_root;                 /* (a), written under mu */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- recently removed ranges (.gone) ---- */
+
+#define GONE_RING 128
+
+struct gone {
+    _Atomic uint64_t seq;            /* odd while written; 2 * id when set */
+    _Atomic uintptr_t start, end;
+};
+static struct gone gone_ring[GONE_RING];   /* (a) written under mu */
+static uint64_t gone_count;                /* (w) removals so far */
+
+/* Remember [start, end) before the table without it is published. */
+static void gone_note(uintptr_t start, uintptr_t end)
+{
+    uint64_t id = ++gone_count;
+    struct gone *g = &gone_ring[id % GONE_RING];
+    atomic_store_explicit(&g->seq, 2 * id - 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&g->start, start, memory_order_relaxed);
+    atomic_store_explicit(&g->end, end, memory_order_relaxed);
+    atomic_store_explicit(&g->seq, 2 * id, memory_order_release);
+}
+
+UVM_AS_SAFE uint64_t uvm__region_gone(uintptr_t addr)
+{
+    uint64_t best = 0;
+    for (int i = 0; i < GONE_RING; i++) {
+        struct gone *g = &gone_ring[i];
+        uint64_t s1 = atomic_load_explicit(&g->seq, memory_order_acquire);
+        uintptr_t start = atomic_load_explicit(&g->start,
+                                               memory_order_relaxed);
+        uintptr_t end = atomic_load_explicit(&g->end, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t s2 = atomic_load_explicit(&g->seq, memory_order_relaxed);
+        if (s1 == s2 && s1 != 0 && (s1 & 1) == 0 && start <= addr &&
+            addr < end && s1 / 2 > best)
+            best = s1 / 2;
+    }
+    return best;
+}
 
 /* ---- lookup (AS-safe) ---- */
 
@@ -481,6 +534,7 @@ int uvm__region_unlink(struct uvm_region *r, int (*check)(struct uvm_region *))
     else if (check != NULL)
         rc = check(r);
     if (rc == 0) {
+        gone_note(r->start, r->end);
         rc = tree_remove(r);
         if (rc == 0)
             r->dying = 1;

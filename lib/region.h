@@ -42,6 +42,10 @@ UVM_HIDDEN extern _Atomic(void *) uvm__region_root;
 UVM_HIDDEN struct uvm_region *uvm__region_find(const void *root,
                                                uintptr_t addr);
 
+/* A nonzero id if addr lies in one of the regions unlinked lately (the
+ * newest such removal), 0 if not: see .gone in region.c.  AS-safe. */
+UVM_HIDDEN uint64_t uvm__region_gone(uintptr_t addr);
+
 /* Writers.  All of these take the writers' mutex themselves. */
 UVM_HIDDEN int uvm__region_add(uintptr_t start, uintptr_t end,
                                uvm_handler_fn fn, void *arg, int flags,

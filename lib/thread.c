@@ -107,6 +107,8 @@ UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
     t->alt_done = 0;
     t->stack_hint = 0;
     atomic_store(&t->probes, 0);
+    t->gone_page = 0;
+    t->gone_id = 0;
 }
 
 /* Claim a free record, or the record of a thread that has exited. */

@@ -40,6 +40,10 @@ struct uvm__thread {
     int alt_done;          /* (t) this owner's alternate stack is settled */
     uintptr_t stack_hint;  /* (t) an address on the owner's stack, or 0 */
     atomic_uint probes;    /* (a) probes queued to the owner (fault layer) */
+    /* (t) the last fault let run again because its region had just been
+     * removed (dispatch.c, .gone): its page and the removal's id. */
+    uintptr_t gone_page;
+    uint64_t gone_id;
 };
 
 /* The calling thread's record, claimed on first use; NULL only if no

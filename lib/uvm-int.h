@@ -80,7 +80,7 @@ static inline int uvm__aligned(const void *p)
 struct uvm__counters {
     atomic_ulong faults, handled, declined, chained, forged;
     atomic_ulong prot_calls, prot_pages, prot_rollbacks, prot_uffd;
-    atomic_ulong altstacks;
+    atomic_ulong altstacks, retried;
     atomic_ulong regions;
 };
 UVM_HIDDEN extern struct uvm__counters uvm__count;

@@ -80,5 +80,6 @@ UVM_AS_SAFE int uvm_stats(struct uvm_stats *st)
     st->regions = LOAD(regions);
     st->prot_uffd = LOAD(prot_uffd);
     st->altstacks = LOAD(altstacks);
+    st->retried = LOAD(retried);
     return 0;
 }

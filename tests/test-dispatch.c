@@ -760,6 +760,44 @@ START_TEST(decline_and_foreign_faults_go_to_the_prior_siginfo_handler)
 }
 END_TEST
 
+/* A fault no region claims in a region unregistered lately runs once more
+ * (uvm_trap(3), Unregistering): whoever removed the region may have made
+ * the page accessible meanwhile.  A fault that comes back is passed on. */
+START_TEST(fault_in_a_just_removed_region_runs_once_more_then_chains)
+{
+    if (!native_layer())
+        return;                    /* no prior action to observe */
+    install_prior_info(0);
+    char *m = map_pages(2, PROT_NONE);
+    struct uvm_stats a, b;
+    for (int round = 1; round <= 2; round++) {
+        uvm_region *r = uvm_trap(m, 2 * PS, h_decline, NULL);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(uvm_untrap(r), 0);
+        ck_assert_int_eq(mprotect(m, 2 * PS, PROT_NONE), 0);
+        uvm_stats(&a);
+        poke(m + 8, 1);            /* run again, faults again: prior */
+        uvm_stats(&b);
+        ck_assert_int_eq(prior_calls, 2 * round - 1);
+        ck_assert_uint_eq(b.retried - a.retried, 1);
+        ck_assert_uint_eq(b.chained - a.chained, 1);
+        ck_assert_uint_eq(b.faults - a.faults, 2);
+        poke(m + PS, 1);           /* another page: once more too */
+        uvm_stats(&a);
+        ck_assert_int_eq(prior_calls, 2 * round);
+        ck_assert_uint_eq(a.retried - b.retried, 1);
+    }
+    ck_assert_int_eq(calls, 0);    /* the removed handler never ran */
+    /* Outside every region removed lately: passed on at once. */
+    char *o = map_pages(1, PROT_NONE);
+    uvm_stats(&a);
+    poke(o, 1);
+    uvm_stats(&b);
+    ck_assert_uint_eq(b.retried, a.retried);
+    ck_assert_int_eq(prior_calls, 5);
+}
+END_TEST
+
 static volatile sig_atomic_t plain_calls;
 static char *plain_page;
 static void prior_plain(int sig)
@@ -1012,6 +1050,7 @@ static Suite *dispatch_suite(void)
     tc = tcase_create("chaining");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, decline_and_foreign_faults_go_to_the_prior_siginfo_handler);
+    tcase_add_test(tc, fault_in_a_just_removed_region_runs_once_more_then_chains);
     tcase_add_test(tc, foreign_faults_go_to_a_prior_plain_handler);
     tcase_add_test(tc, unclaimed_fault_dies_by_sigsegv_with_a_diagnostic);
     tcase_add_test(tc, fault_with_sig_ign_prior_still_dies_by_sigsegv);
