@@ -15,27 +15,12 @@
  * the uffd method is unavailable its runs are left out, the reason is
  * printed, and the program exits 77 (skip) if everything else passed.
  */
-#define _GNU_SOURCE
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <grp.h>
+#include "testutil.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
-#include <uvm.h>
 
 static size_t ps;
 static int have_uffd;
@@ -74,33 +59,6 @@ static uvm_tracker *start(void *p, size_t npages, int method)
     uvm_tracker *t = uvm_dirty_start(p, npages * ps, method);
     ck_assert_msg(t != NULL, "uvm_dirty_start: %s", strerror(errno));
     return t;
-}
-
-static size_t map_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    size_t n = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-/* The mappings that overlap [p, p+len): what libuvm did to the range,
- * without the allocator's mappings (ASan's quarantine keeps freed large
- * blocks mapped). */
-static size_t map_count_in(const void *p, size_t len)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    uintptr_t lo = (uintptr_t)p, hi = lo + len;
-    unsigned long s, e;
-    char line[512];
-    size_t n = 0;
-    while (fgets(line, sizeof line, f))
-        n += sscanf(line, "%lx-%lx", &s, &e) == 2 && s < hi && e > lo;
-    fclose(f);
-    return n;
 }
 
 /* ---- A. arguments and handles ---- */
@@ -558,12 +516,12 @@ START_TEST(uffd_keeps_the_mapping_count_constant)
     size_t n = 4096;
     char *p = map_anon(n);
     uvm_tracker *t = start(p, n, UVM_DIRTY_UFFD);
-    size_t before = map_count();
+    size_t before = maps_count();
     for (size_t i = 0; i < n; i += 2)
         p[i * ps] = 1;
-    ck_assert_uint_eq(map_count(), before);
+    ck_assert_uint_eq(maps_count(), before);
     ck_assert_int_eq(uvm_dirty(t, NULL, 0), 0);
-    ck_assert_uint_eq(map_count(), before);
+    ck_assert_uint_eq(maps_count(), before);
     uvm_dirty_stop(t);
 }
 END_TEST
@@ -576,21 +534,21 @@ START_TEST(mprotect_method_fails_cleanly_beyond_the_mapping_budget)
     uvm_tracker *w = start(p, 1, UVM_DIRTY_MPROTECT);
     p[0] = 1;
     uvm_dirty_stop(w);
-    size_t before = map_count_in(p, n * ps);
+    size_t before = maps_count_in(p, n * ps);
     errno = 0;
     ck_assert_ptr_null(uvm_dirty_start(p, n * ps, UVM_DIRTY_MPROTECT));
     ck_assert_int_eq(errno, ENOMEM);
-    ck_assert_uint_eq(map_count_in(p, n * ps), before);
+    ck_assert_uint_eq(maps_count_in(p, n * ps), before);
     p[0] = 1;                                  /* nothing left protected */
     /* Within the budget, splits are undone by the next uvm_dirty. */
     uvm_tracker *t = start(p, 4096, UVM_DIRTY_MPROTECT);
     for (size_t i = 0; i < 4096; i += 2)
         p[i * ps] = 1;
-    ck_assert_uint_gt(map_count_in(p, n * ps), before + 1000);
+    ck_assert_uint_gt(maps_count_in(p, n * ps), before + 1000);
     ck_assert_int_eq(uvm_dirty(t, NULL, 0), 0);
-    ck_assert_uint_le(map_count_in(p, n * ps), before + 2);
+    ck_assert_uint_le(maps_count_in(p, n * ps), before + 2);
     uvm_dirty_stop(t);
-    ck_assert_uint_le(map_count_in(p, n * ps), before);
+    ck_assert_uint_le(maps_count_in(p, n * ps), before);
 }
 END_TEST
 
@@ -677,19 +635,6 @@ END_TEST
 
 /* ---- fallbacks ---- */
 
-static int deny_userfaultfd(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
-    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-           prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
-}
-
 /* In the child: AUTO must give a working tracker of the expected method. */
 static int child_tracks(const char *expect)
 {
@@ -704,7 +649,7 @@ static int child_tracks(const char *expect)
            uvm_dirty_stop(t) == 0;
 }
 
-static void run_child(int (*body)(void))
+static void run_body(int (*body)(void))
 {
     pid_t pid = fork();
     if (pid == 0)
@@ -716,7 +661,7 @@ static void run_child(int (*body)(void))
 
 static int seccomp_body(void)
 {
-    if (!deny_userfaultfd())
+    if (deny_syscall(SYS_userfaultfd, EPERM) != 0)
         return 0;
     char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -728,24 +673,20 @@ static int seccomp_body(void)
 
 START_TEST(auto_falls_back_to_mprotect_when_seccomp_denies_userfaultfd)
 {
-    run_child(seccomp_body);
+    run_body(seccomp_body);
 }
 END_TEST
 
 static int unprivileged_body(void)
 {
-    if (getuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
-                          setuid(65534) != 0))
+    if (become_unprivileged() != 0)
         return 0;
-    /* setuid made us non-dumpable, which closes /proc/self/pagemap to us;
-     * a program started as that user would be dumpable. */
-    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     return child_tracks(have_uffd ? "uffd-wp-async" : "mprotect");
 }
 
 START_TEST(unprivileged_process_tracks_with_user_mode_only_uffd)
 {
-    run_child(unprivileged_body);
+    run_body(unprivileged_body);
 }
 END_TEST
 
