@@ -32,6 +32,7 @@
  * re-armed (pages collected before an error are returned).
  */
 #include "dirty-int.h"
+#include "pool.h"
 #include "compat.h"
 #include "vma.h"
 
@@ -43,56 +44,22 @@
 
 /* ---- the pool and the live list (under mu) ---- */
 
-#define POOL_CHUNK 64
-
-struct pool_chunk {
-    struct pool_chunk *next;                 /* (c) after publication */
-    struct uvm_tracker t[POOL_CHUNK];
-};
-
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic(struct pool_chunk *) chunks;  /* (a) pushed under mu */
-static struct uvm_tracker *pool_free;        /* (mu) */
 static struct uvm_tracker *live;             /* (mu) */
 
-static void dirty_prepare(void) { pthread_mutex_lock(&mu); }
-static void dirty_parent(void) { pthread_mutex_unlock(&mu); }
-static void dirty_child(void) { pthread_mutex_unlock(&mu); }
+/* fork() (version.c orders the library's locks). */
+void uvm__dirty_lock(void) { pthread_mutex_lock(&mu); }
+void uvm__dirty_unlock(void) { pthread_mutex_unlock(&mu); }
 
-__attribute__((constructor)) static void dirty_atfork(void)
+static void tracker_init(void *t)
 {
-    pthread_atfork(dirty_prepare, dirty_parent, dirty_child);
+    pthread_mutex_init(&((struct uvm_tracker *)t)->mu, NULL);
 }
 
-static struct uvm_tracker *pool_get(void)
-{
-    if (pool_free == NULL) {
-        struct pool_chunk *c = calloc(1, sizeof *c);
-        if (c == NULL)
-            return NULL;
-        for (int i = POOL_CHUNK - 1; i >= 0; i--) {
-            pthread_mutex_init(&c->t[i].mu, NULL);
-            c->t[i].next = pool_free;
-            pool_free = &c->t[i];
-        }
-        c->next = atomic_load(&chunks);
-        atomic_store(&chunks, c);
-    }
-    struct uvm_tracker *t = pool_free;
-    pool_free = t->next;
-    return t;
-}
-
-/* Was p handed out by the pool?  Never dereferences p. */
-static int pool_owns(const void *p)
-{
-    for (const struct pool_chunk *c = atomic_load(&chunks); c; c = c->next) {
-        uintptr_t lo = (uintptr_t)c->t, a = (uintptr_t)p;
-        if (a >= lo && a < lo + sizeof c->t)
-            return (a - lo) % sizeof c->t[0] == 0;
-    }
-    return 0;
-}
+/* Tracker handles: type-stable (pool.c), under mu; linked through next,
+ * which links the live list too (a tracker is in one list at a time). */
+static struct uvm__pool pool = UVM__POOL(struct uvm_tracker, next, 64,
+                                         tracker_init);
 
 static int live_overlaps(uintptr_t start, uintptr_t end)
 {
@@ -226,7 +193,7 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
     struct uvm_tracker *t = NULL;
     if (live_overlaps(start, end))
         rc = -EEXIST;
-    else if ((t = pool_get()) == NULL)
+    else if ((t = uvm__pool_get(&pool)) == NULL)
         rc = -ENOMEM;
     if (rc == 0) {
         t->start = start;
@@ -240,8 +207,7 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
             t->next = live;
             live = t;
         } else {
-            t->next = pool_free;
-            pool_free = t;
+            uvm__pool_put(&pool, t);
         }
     }
     pthread_mutex_unlock(&mu);
@@ -255,7 +221,7 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
 /* Lock t if it is a live tracker: 0, or -EINVAL. */
 static int tracker_lock(uvm_tracker *t)
 {
-    if (t == NULL || !pool_owns(t) ||
+    if (t == NULL || !uvm__pool_owns(&pool, t) ||
         atomic_load(&t->sig) != UVM_SIG_TRACKER)
         return -EINVAL;
     pthread_mutex_lock(&t->mu);
@@ -309,15 +275,14 @@ int uvm_dirty_stop(uvm_tracker *t)
     live_remove(t);
     t->ops->stop(t);
     pthread_mutex_unlock(&t->mu);
-    t->next = pool_free;
-    pool_free = t;
+    uvm__pool_put(&pool, t);
     pthread_mutex_unlock(&mu);
     return 0;
 }
 
 const char *uvm_dirty_method(const uvm_tracker *t)
 {
-    if (t == NULL || !pool_owns(t) ||
+    if (t == NULL || !uvm__pool_owns(&pool, t) ||
         atomic_load(&((uvm_tracker *)t)->sig) != UVM_SIG_TRACKER) {
         uvm__fail(-EINVAL);
         return NULL;

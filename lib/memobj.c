@@ -54,14 +54,9 @@ struct vtab {
 static _Atomic(void *) vroot;     /* (a) struct vtab *, written under mu */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void memobj_prepare(void) { pthread_mutex_lock(&mu); }
-static void memobj_parent(void) { pthread_mutex_unlock(&mu); }
-static void memobj_child(void) { pthread_mutex_unlock(&mu); }
-
-__attribute__((constructor)) static void memobj_atfork(void)
-{
-    pthread_atfork(memobj_prepare, memobj_parent, memobj_child);
-}
+/* fork() (version.c orders the library's locks). */
+void uvm__memobj_lock(void) { pthread_mutex_lock(&mu); }
+void uvm__memobj_unlock(void) { pthread_mutex_unlock(&mu); }
 
 /* ---- lookup (AS-safe) ---- */
 

@@ -43,6 +43,7 @@
  * thread was preempted, when the fault is taken for a crash as before).
  */
 #include "region.h"
+#include "pool.h"
 #include "thread.h"
 
 #include <pthread.h>
@@ -327,22 +328,23 @@ static size_t tree_check(const struct node *nd, uintptr_t lo, int depth)
  * leaf level under the root: at most FAN * FAN regions), then one edit in
  * 256.  edits is debug-only and written under mu. */
 static unsigned long edits;
-#define TREE_CHECK(root)                                                   \
-    ((root) && (((const struct node *)(root))->leaf ||                     \
-                ((const struct node *)((const struct node *)(root))        \
-                     ->ptr[0])->leaf ||                                    \
-                ++edits % 256 == 0)                                        \
-         ? (void)tree_check((root), 0, 0)                                  \
-         : (void)0)
+static void tree_check_sampled(const struct node *root)
+{
+    if (root == NULL)
+        return;
+    int small = root->leaf || ((const struct node *)root->ptr[0])->leaf;
+    if (small || ++edits % 256 == 0)
+        (void)tree_check(root, 0, 0);
+}
 #else
-#define TREE_CHECK(root) ((void)0)
+static void tree_check_sampled(const struct node *root) { (void)root; }
 #endif
 
 /* Publish a new root, wait out the readers of the old one, free what the
  * edit replaced. */
 static void edit_commit(struct edit *e, struct node *root)
 {
-    TREE_CHECK(root);
+    tree_check_sampled(root);
     void *old = atomic_exchange(&uvm__region_root, root);
     uvm__hazard_wait(old);
     for (int i = 0; i < e->ndead; i++)
@@ -437,46 +439,9 @@ nomem:
     return -ENOMEM;
 }
 
-/* ---- the pool of region structures (type-stable, under mu) ---- */
-
-#define POOL_CHUNK 1024
-
-struct pool_chunk {
-    struct pool_chunk *next;
-    struct uvm_region r[POOL_CHUNK];
-};
-
-static struct pool_chunk *pool_chunks;    /* (w) never freed */
-static struct uvm_region *pool_free;      /* (w) */
-
-static struct uvm_region *pool_get(void)
-{
-    if (pool_free == NULL) {
-        struct pool_chunk *c = calloc(1, sizeof *c);
-        if (c == NULL)
-            return NULL;
-        c->next = pool_chunks;
-        pool_chunks = c;
-        for (int i = POOL_CHUNK - 1; i >= 0; i--) {
-            c->r[i].next_free = pool_free;
-            pool_free = &c->r[i];
-        }
-    }
-    struct uvm_region *r = pool_free;
-    pool_free = r->next_free;
-    return r;
-}
-
-/* Was r handed out by the pool?  Never dereferences r. */
-static int pool_owns(const struct uvm_region *r)
-{
-    for (const struct pool_chunk *c = pool_chunks; c; c = c->next) {
-        uintptr_t lo = (uintptr_t)c->r, p = (uintptr_t)r;
-        if (p >= lo && p < lo + sizeof c->r)
-            return (p - lo) % sizeof c->r[0] == 0;
-    }
-    return 0;
-}
+/* The region structures: type-stable (pool.c), under mu. */
+static struct uvm__pool pool = UVM__POOL(struct uvm_region, next_free, 1024,
+                                         NULL);
 
 /* ---- writers ---- */
 
@@ -496,7 +461,7 @@ int uvm__region_add(uintptr_t start, uintptr_t end, uvm_handler_fn fn,
         pthread_mutex_unlock(&mu);
         return -EEXIST;
     }
-    struct uvm_region *r = pool_get();
+    struct uvm_region *r = uvm__pool_get(&pool);
     if (r == NULL) {
         pthread_mutex_unlock(&mu);
         return -ENOMEM;
@@ -514,8 +479,7 @@ int uvm__region_add(uintptr_t start, uintptr_t end, uvm_handler_fn fn,
     int rc = tree_insert(r);
     if (rc < 0) {
         atomic_store(&r->sig, UVM_SIG_DEAD);
-        r->next_free = pool_free;
-        pool_free = r;
+        uvm__pool_put(&pool, r);
     } else {
         UVM_COUNT(regions, 1);
         *out = r;
@@ -528,7 +492,7 @@ int uvm__region_unlink(struct uvm_region *r, int (*check)(struct uvm_region *))
 {
     pthread_mutex_lock(&mu);
     int rc = 0;
-    if (r == NULL || !pool_owns(r) ||
+    if (r == NULL || !uvm__pool_owns(&pool, r) ||
         atomic_load(&r->sig) != UVM_SIG_REGION || r->dying)
         rc = -EINVAL;
     else if (check != NULL)
@@ -548,8 +512,7 @@ void uvm__region_free(struct uvm_region *r)
     pthread_mutex_lock(&mu);
     UVM_ASSERT(r->dying);
     atomic_store(&r->sig, UVM_SIG_DEAD);
-    r->next_free = pool_free;
-    pool_free = r;
+    uvm__pool_put(&pool, r);
     atomic_fetch_sub_explicit(&uvm__count.regions, 1, memory_order_relaxed);
     pthread_mutex_unlock(&mu);
 }

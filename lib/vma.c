@@ -243,6 +243,10 @@ int uvm__map_budget_reserve(size_t need)
     return rc;
 }
 
+/* fork() (version.c orders the library's locks). */
+void uvm__map_budget_lock(void) { pthread_mutex_lock(&budget_mu); }
+void uvm__map_budget_unlock(void) { pthread_mutex_unlock(&budget_mu); }
+
 void uvm__map_budget_release(size_t n)
 {
     pthread_mutex_lock(&budget_mu);

@@ -40,5 +40,8 @@ UVM_HIDDEN void uvm__map_budget_release(size_t n);
 
 /* After fork(): forget the parent's procfs descriptor. */
 UVM_HIDDEN void uvm__vma_atfork_child(void);
+/* fork() support: the mapping budget's mutex (version.c). */
+UVM_HIDDEN void uvm__map_budget_lock(void);
+UVM_HIDDEN void uvm__map_budget_unlock(void);
 
 #endif
