@@ -1,13 +1,17 @@
 /*
- * sanitizer.h: what the sanitizers must be told on libuvm's fault path.
+ * sanitizer.h: what the sanitizers must be told and cannot see for
+ * themselves: the fault path's signal entry, and the order that page
+ * protection makes.
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
  * Owns: uvm__san_signal_entry, called first by a fault layer's signal
- * handler.  It is empty unless the library is built with
- * --enable-sanitizers (ASan) or --enable-tsan (TSan); make
- * check-sanitizers (tests/sanitizers.mk) runs the suite in both builds.
+ * handler, and the TSan annotations of accesses to live pages
+ * (uvm__san_ignore_begin/end, uvm__san_read/write).  They are empty
+ * unless the library is built with --enable-sanitizers (ASan) or
+ * --enable-tsan (TSan); make check-sanitizers (tests/sanitizers.mk) runs
+ * the suite in both builds.
  *
  * ASan poisons the redzones around a frame's locals and clears them when
  * the function returns.  Frames that never return leave their poison on
@@ -21,6 +25,25 @@
  * signals, so a fault inside a region handler, which libuvm's SA_NODEFER
  * allows (nesting), would kill the process.  The fault signals are
  * unblocked again; sigreturn restores the interrupted mask.
+ *
+ * TSan sees every synchronization made through atomics and locks, but not
+ * the order that page protection makes.  The snapshot module copies the
+ * application's live pages while they are write-protected (snap.c,
+ * snap-fault.c): the kernel orders the application's last write before
+ * the protection and the copy, and its next write after the fault that
+ * waits for the copy, but TSan sees two threads touching the same bytes
+ * with nothing between them.  uvm__san_ignore_begin/end bracket exactly
+ * such an access to a live page, so that TSan neither checks nor records
+ * it; uvm__san_read/uvm__san_write then tell TSan about the other side of
+ * the copy (a store slot, the caller's buffer), whose order atomics do
+ * make, so that races on those are still found.  Each use says which
+ * protection orders it.  (uvm_snap_restore and uvm_snap_diff also touch
+ * pages that are writable, when the caller writes them at the same time:
+ * that race is the caller's, as with its own memcpy, and the library's
+ * side of it is bracketed the same way; snap.c says where.)  All four are
+ * AS-safe: they change only the
+ * calling thread's TSan state and shadow memory, as the memcpy and memcmp
+ * interceptors called from handlers do.
  *
  * Must never: change anything in a build without a sanitizer.
  */
@@ -74,6 +97,27 @@ UVM_AS_SAFE static inline void uvm__san_signal_entry(const stack_t *alt)
 }
 #else
 #define uvm__san_signal_entry(alt) ((void)(alt))
+#endif
+
+#if defined(UVM_SAN_THREAD)
+/* The TSan run time's interface (tsan_interface_ann.cpp,
+ * tsan_interface.cpp), which <sanitizer/tsan_interface.h> does not
+ * declare; GCC has the range functions as built-ins. */
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+#if defined(__clang__)
+void __tsan_read_range(void *addr, unsigned long size);
+void __tsan_write_range(void *addr, unsigned long size);
+#endif
+#define uvm__san_ignore_begin() __tsan_ignore_thread_begin()
+#define uvm__san_ignore_end() __tsan_ignore_thread_end()
+#define uvm__san_read(p, n) __tsan_read_range((void *)(p), (n))
+#define uvm__san_write(p, n) __tsan_write_range((void *)(p), (n))
+#else
+#define uvm__san_ignore_begin() ((void)0)
+#define uvm__san_ignore_end() ((void)0)
+#define uvm__san_read(p, n) ((void)(p), (void)(n))
+#define uvm__san_write(p, n) ((void)(p), (void)(n))
 #endif
 
 #endif /* UVM_SANITIZER_H */

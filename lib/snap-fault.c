@@ -68,8 +68,11 @@ UVM_AS_SAFE int uvm__snap_live_needed(const struct snap_chain *c, size_t i,
 UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
                                 uint64_t a)
 {
-    memcpy(snap_slot_mem(c, s), (void *)(c->start + i * snap_ps()),
-           snap_ps());
+    /* Page i is claimed (BUSY) and still write-protected: the kernel
+     * ordered the application's last write before the protection, and
+     * holds its next one until the page is write-enabled after this. */
+    snap_live_read(snap_slot_mem(c, s), (void *)(c->start + i * snap_ps()),
+                   snap_ps());
     struct snap_vmeta *m = snap_slot_meta(c, s);
     m->a = a;
     m->page = (uint32_t)i;
@@ -235,6 +238,11 @@ int uvm__snap_claim(struct snap_chain *c, size_t i)
 UVM_AS_SAFE static int snap_wp_fault(const struct snap_chain *c,
                                      const struct uvm_fault *f)
 {
+    /* Not ready: nothing is protected by this chain yet, and a write can
+     * only be a late fault of an earlier chain's protection (a write
+     * with either backend). */
+    if (!atomic_load_explicit(&c->ready, memory_order_acquire))
+        return f->access != UVM_ACCESS_READ;
     return c->uffd >= 0 ? f->signo == SIGBUS
                         : f->access != UVM_ACCESS_READ;
 }

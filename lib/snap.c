@@ -82,7 +82,10 @@
  * (CAS), the free-slot stack and the journal (atomics), as grace-period
  * readers.  An operation that changes which gens are live publishes the
  * newest live gen and then waits for a grace period, so that every later
- * push sees it and every earlier one is in the journal.
+ * push sees it and every earlier one is in the journal.  A chain's handler
+ * may run as soon as its region is registered, before chain_new has set
+ * prot and uffd: ready publishes them (release, acquired by the handler),
+ * and the pages' PROT is stored with release, which a claim acquires.
  *
  * Must never: remap or copy the whole live range; walk the whole range
  * except at the first snapshot's protection, the last release's
@@ -340,6 +343,11 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
         rc = uvm__map_budget_reserve(c->npages + 2);
         c->budget = rc == 0 ? c->npages + 2 : 0;
     }
+    /* The handler may run since uvm__trap (a late fault of an earlier
+     * chain of the range): publish prot and uffd before the protection,
+     * and the pages' PROT after it, with release stores that its acquire
+     * of ready or its claim of a page pairs with. */
+    atomic_store_explicit(&c->ready, 1, memory_order_release);
     int wp = 0;
     if (rc == 0) {                 /* the only whole-range protection */
         rc = uvm__snap_wp_pages(c, NULL, 0, 1);
@@ -347,11 +355,13 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     }
     /* PROT only now that the protection is in place (.inv.prot).  Bytes:
      * a handler reading one meanwhile sees LIVE (and retries) or PROT.
-     * Atomic stores, not memset: such a handler may be CASing the byte. */
+     * Atomic stores, not memset: such a handler may be CASing the byte.
+     * Release (a plain store on x86): a handler that claims the page
+     * sees the fields above. */
     if (rc == 0)
         for (size_t i = 0; i < c->npages; i++)
             atomic_store_explicit(&c->state[i], PG_PROT,
-                                  memory_order_relaxed);
+                                  memory_order_release);
     if (rc < 0) {
         if (c->uffd >= 0)
             close(c->uffd);
@@ -569,8 +579,9 @@ void uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
         }
         if (uvm__snap_claim(c, i)) {
             v = uvm__snap_lookup(c, i, g);
-            if (v == SNAP_NONE)
-                memcpy(dst, (char *)(c->start + i * PS()) + off, n);
+            if (v == SNAP_NONE)       /* claimed and write-protected: */
+                snap_live_read(dst, (char *)(c->start + i * PS()) + off,
+                               n);    /* writers fault and wait (PROT) */
             else
                 memcpy(dst, snap_slot_mem(c, v - 1) + off, n);
             atomic_store(&c->state[i], PG_PROT);
@@ -644,7 +655,10 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
     for (size_t k = 0; rc == 0 && k < npg && n < max; k++) {
         uint32_t v = uvm__snap_lookup(c, pg[k], s->gen);
         char *live = (char *)(c->start + (size_t)pg[k] * PS());
-        if (memcmp(snap_slot_mem(c, v - 1), live, PS()) != 0)
+        /* A page with a version may be LIVE (writable) again: nothing
+         * orders this read against the caller's own writes to it
+         * meanwhile, which may be seen or not (CAVEATS). */
+        if (snap_live_differs(live, snap_slot_mem(c, v - 1), PS()))
             pages[n++] = live;
     }
     if (rc == 0)
@@ -660,9 +674,12 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
 static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
 {
     char *live = (char *)(c->start + i * PS());
+    /* Writable (LIVE, or write-enabled below): the caller's own writes
+     * to the page meanwhile race with the copy, and the page may end up
+     * with some of them over the restored contents (CAVEATS). */
     if (!uvm__snap_claim(c, i)) {          /* LIVE: writable */
-        if (memcmp(live, snap_slot_mem(c, v - 1), PS()) != 0)
-            memcpy(live, snap_slot_mem(c, v - 1), PS());
+        if (snap_live_differs(live, snap_slot_mem(c, v - 1), PS()))
+            snap_live_write(live, snap_slot_mem(c, v - 1), PS());
         return 0;
     }
     uint64_t newest = atomic_load(&c->newest);
@@ -676,7 +693,7 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
         atomic_store(&c->state[i], PG_PROT);
         return rc;
     }
-    memcpy(live, snap_slot_mem(c, v - 1), PS());
+    snap_live_write(live, snap_slot_mem(c, v - 1), PS());
     c->relive.v[c->relive.n++] = (uint32_t)i;
     atomic_store(&c->state[i], PG_LIVE);
     return 0;

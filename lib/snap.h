@@ -15,8 +15,10 @@
 #define UVM_SNAP_H
 
 #include "uvm-int.h"
+#include "sanitizer.h"
 
 #include <pthread.h>
+#include <string.h>
 
 /* Page states.  LIVE is 0: a new chain's pages are LIVE until its first
  * protection is in place (.inv.prot in snap.c). */
@@ -75,8 +77,13 @@ struct snap_chain {
     pthread_mutex_t mu;
     uintptr_t start, end;             /* (c) */
     size_t npages;                    /* (c) */
-    int prot;                         /* (c) protection of the range */
-    int uffd;                         /* (c) -1: uvm_protv fallback */
+    /* prot and uffd are set after the chain's region is registered (its
+     * handler may run from then on) and published by ready. */
+    int prot;                         /* (c, ready) protection of range */
+    int uffd;                         /* (c, ready) -1: uvm_protv
+                                         fallback */
+    atomic_int ready;                 /* (a) 1 once prot and uffd are
+                                         set: release, handlers acquire */
     size_t budget;                    /* (c) mappings reserved for it */
     int memobj;                       /* (c) range is uvm_alloc memory */
     uvm_region *region;               /* (c) our trap over the range */
@@ -119,6 +126,40 @@ struct uvm_snap {
 };
 
 static inline size_t snap_ps(void) { return uvm__page_size; }
+
+/* Copies and compares with a page of the live range, the application's
+ * memory.  TSan is told only about the other side (sanitizer.h): the live
+ * page's order is made by its write-protection, which TSan cannot see, or
+ * by nothing when the page is writable and the caller writes it meanwhile
+ * (its own race; uvm_snap_restore, uvm_snap_diff).  Every caller says
+ * which. */
+UVM_AS_SAFE static inline void snap_live_read(void *dst, const void *live,
+                                              size_t n)
+{
+    uvm__san_ignore_begin();
+    memcpy(dst, live, n);
+    uvm__san_ignore_end();
+    uvm__san_write(dst, n);
+}
+
+static inline void snap_live_write(void *live, const void *src, size_t n)
+{
+    uvm__san_ignore_begin();
+    memcpy(live, src, n);
+    uvm__san_ignore_end();
+    uvm__san_read(src, n);
+}
+
+/* memcmp(live, other, n) != 0 */
+static inline int snap_live_differs(const void *live, const void *other,
+                                    size_t n)
+{
+    uvm__san_ignore_begin();
+    int d = memcmp(live, other, n) != 0;
+    uvm__san_ignore_end();
+    uvm__san_read(other, n);
+    return d;
+}
 
 
 /* ---- snap-store.c ---- */
