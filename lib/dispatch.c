@@ -69,10 +69,11 @@ UVM_AS_SAFE static int dispatch_gone(struct uvm__thread *t, uintptr_t addr)
 {
     uint64_t id = uvm__region_gone(addr);
     uintptr_t page = addr & ~uvm__page_mask;
-    if (id == 0 || (t->gone_id == id && t->gone_page == page))
+    if (id == 0 || (UVM__T_LOAD(t->gone_id) == id &&
+                    UVM__T_LOAD(t->gone_page) == page))
         return UVM_DECLINE;
-    t->gone_id = id;
-    t->gone_page = page;
+    UVM__T_STORE(t->gone_id, id);
+    UVM__T_STORE(t->gone_page, page);
     UVM_COUNT(retried, 1);
     return UVM_RETRY;
 }
@@ -112,7 +113,7 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
     /* The outermost call returned: the thread may get its alternate stack
      * now (thread.c, .altstack), never while a call's frame is live; it
      * takes effect when the signal returns. */
-    if (UVM_UNLIKELY(!t->alt_done) && s->alt_ret != NULL)
+    if (UVM_UNLIKELY(!UVM__T_LOAD(t->alt_done)) && s->alt_ret != NULL)
         uvm__thread_altstack(t, s->alt_ret);
     if (rc == UVM_RETRY) {
         UVM_COUNT(handled, 1);
@@ -189,9 +190,9 @@ UVM_AS_SAFE static int dispatch_is_overflow(const struct uvm__sig *s,
         base = s->sp;
     } else {
         struct uvm__thread *t = uvm__thread_peek();
-        if (t == NULL || t->stack_hint == 0)
+        base = t != NULL ? UVM__T_LOAD(t->stack_hint) : 0;
+        if (base == 0)
             return 0;
-        base = t->stack_hint;
     }
     if (stack_mapping(base, st) != 0)
         return 0;

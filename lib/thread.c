@@ -104,11 +104,11 @@ UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
     for (int i = 0; i < UVM_MAX_NESTING; i++)
         atomic_store(&t->call[i].region, NULL);
     atomic_store(&t->ncalls, 0);
-    t->alt_done = 0;
-    t->stack_hint = 0;
+    UVM__T_STORE(t->alt_done, 0);
+    UVM__T_STORE(t->stack_hint, 0);
     atomic_store(&t->probes, 0);
-    t->gone_page = 0;
-    t->gone_id = 0;
+    UVM__T_STORE(t->gone_page, 0);
+    UVM__T_STORE(t->gone_id, 0);
 }
 
 /* Claim a free record, or the record of a thread that has exited. */
@@ -156,7 +156,7 @@ UVM_AS_SAFE static struct uvm__thread *record_new(void)
             ;
         t = &c->rec[0];
     }
-    t->stack_hint = record_stack_hint();
+    UVM__T_STORE(t->stack_hint, record_stack_hint());
     self = t;
     return t;
 }
@@ -175,7 +175,7 @@ UVM_AS_SAFE struct uvm__thread *uvm__thread_get(void)
 UVM_AS_SAFE struct uvm__thread *uvm__thread_self(void)
 {
     struct uvm__thread *t = uvm__thread_get();
-    if (t != NULL && UVM_UNLIKELY(!t->alt_done))
+    if (t != NULL && UVM_UNLIKELY(!UVM__T_LOAD(t->alt_done)))
         uvm__thread_altstack(t, NULL);
     return t;
 }
@@ -219,10 +219,10 @@ UVM_AS_SAFE int uvm__on_altstack(uintptr_t p, const stack_t *alt)
 
 UVM_AS_SAFE void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret)
 {
-    if (t->alt_done || atomic_load_explicit(&t->ncalls,
-                                            memory_order_relaxed) != 0)
+    if (UVM__T_LOAD(t->alt_done) ||
+        atomic_load_explicit(&t->ncalls, memory_order_relaxed) != 0)
         return;
-    t->alt_done = 1;
+    UVM__T_STORE(t->alt_done, 1);
     stack_t cur;
     if (ret != NULL)
         cur = *ret;
@@ -231,7 +231,8 @@ UVM_AS_SAFE void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret)
     if (!(cur.ss_flags & SS_DISABLE))
         return;                     /* the thread's own stack: keep it */
     size_t bytes = altstack_bytes();
-    if (t->alt_mem == NULL) {
+    char *mem = UVM__T_LOAD(t->alt_mem);
+    if (mem == NULL) {
         size_t len = uvm__page_size + bytes;
         char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
@@ -243,10 +244,11 @@ UVM_AS_SAFE void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret)
             munmap(m, len);
             return;
         }
-        t->alt_mem = m;
+        UVM__T_STORE(t->alt_mem, m);
         UVM_COUNT(altstacks, 1);
+        mem = m;
     }
-    stack_t ss = { .ss_sp = (char *)t->alt_mem + uvm__page_size,
+    stack_t ss = { .ss_sp = mem + uvm__page_size,
                    .ss_size = bytes, .ss_flags = 0 };
     if (ret != NULL)
         *ret = ss;
@@ -328,8 +330,8 @@ UVM_AS_SAFE int uvm__call_push(struct uvm__thread *t, struct uvm_region *r,
         struct uvm__call *c = &t->call[i];
         if (atomic_load_explicit(&c->region, memory_order_relaxed) != NULL)
             continue;
-        c->frame = frame;
-        c->on_alt = on_stack(frame, alt);
+        UVM__T_STORE(c->frame, frame);
+        UVM__T_STORE(c->on_alt, on_stack(frame, alt));
         struct uvm_region *expect = NULL;
         if (atomic_compare_exchange_strong(&c->region, &expect, r)) {
             atomic_fetch_add(&t->ncalls, 1);
@@ -351,11 +353,12 @@ UVM_AS_SAFE static int call_abandoned(const struct uvm__call *c, uintptr_t sp,
                                       const stack_t *alt)
 {
     int sp_alt = on_stack(sp, alt);
-    if (c->on_alt)
-        return !sp_alt || sp > c->frame;
+    uintptr_t frame = UVM__T_LOAD(c->frame);
+    if (UVM__T_LOAD(c->on_alt))
+        return !sp_alt || sp > frame;
     /* A frame on the ordinary stack while sp is on the alternate stack may
      * still be live (a nested fault): keep it. */
-    return !sp_alt && sp > c->frame;
+    return !sp_alt && sp > frame;
 }
 
 UVM_AS_SAFE void uvm__calls_prune(struct uvm__thread *t, uintptr_t sp,

@@ -22,10 +22,20 @@
 
 #define UVM__HAZARDS (UVM_MAX_NESTING + 4)
 
+/* Fields marked (t) are written only by the record's owner, but a record
+ * passes to a new owner once the old one has exited (thread.c,
+ * record_claim), an order the kernel makes and ThreadSanitizer cannot
+ * see: they are relaxed atomics (plain moves on x86-64), read and written
+ * with UVM__T_LOAD and UVM__T_STORE. */
+#define UVM__T_LOAD(f) atomic_load_explicit(&(f), memory_order_relaxed)
+#define UVM__T_STORE(f, v) atomic_store_explicit(&(f), (v), \
+                                                 memory_order_relaxed)
+
 struct uvm__call {                         /* one handler call in flight */
     _Atomic(struct uvm_region *) region;   /* (t)(a) NULL: slot free */
-    uintptr_t frame;     /* (t) address inside the dispatcher's frame */
-    int on_alt;          /* (t) that frame is on the thread's sigaltstack */
+    _Atomic uintptr_t frame;  /* (t) address inside the dispatcher's frame */
+    atomic_int on_alt;        /* (t) that frame is on the thread's
+                                 sigaltstack */
 };
 
 struct uvm__thread {
@@ -36,14 +46,15 @@ struct uvm__thread {
     /* (t) libuvm's alternate stack mapping (a guard page, then the stack),
      * or NULL; kept with the record from one owner to the next, never
      * unmapped. */
-    void *alt_mem;
-    int alt_done;          /* (t) this owner's alternate stack is settled */
-    uintptr_t stack_hint;  /* (t) an address on the owner's stack, or 0 */
+    _Atomic(void *) alt_mem;
+    atomic_int alt_done;   /* (t) this owner's alternate stack is settled */
+    _Atomic uintptr_t stack_hint;  /* (t) an address on the owner's stack,
+                                      or 0 */
     atomic_uint probes;    /* (a) probes queued to the owner (fault layer) */
     /* (t) the last fault let run again because its region had just been
      * removed (dispatch.c, .gone): its page and the removal's id. */
-    uintptr_t gone_page;
-    uint64_t gone_id;
+    _Atomic uintptr_t gone_page;
+    _Atomic uint64_t gone_id;
 };
 
 /* The calling thread's record, claimed on first use; NULL only if no
