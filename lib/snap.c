@@ -93,6 +93,7 @@
  * page before its contents are stored.
  */
 #include "snap.h"
+#include "pool.h"
 #include "memobj.h"
 #include "thread.h"
 #include "region.h"
@@ -114,10 +115,12 @@
  * stale pointer can be checked without touching foreign memory. */
 static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
 static struct snap_chain *chains;      /* (g) */
-#define HPOOL 64
-struct hchunk { struct hchunk *next; struct uvm_snap s[HPOOL]; };
-static struct hchunk *hchunks;         /* (g) */
-static struct uvm_snap *hfree;         /* (g), linked through newer */
+/* fork() (version.c orders the library's locks). */
+void uvm__snap_lock(void) { pthread_mutex_lock(&gmu); }
+void uvm__snap_unlock(void) { pthread_mutex_unlock(&gmu); }
+
+static struct uvm__pool handles =        /* (g) linked through newer */
+    UVM__POOL(struct uvm_snap, newer, 64, NULL);
 
 #define PS() snap_ps()
 
@@ -191,39 +194,22 @@ static void chain_check(const struct snap_chain *c, int strict)
 
 static struct uvm_snap *handle_new(void)
 {
-    if (hfree == NULL) {
-        struct hchunk *h = calloc(1, sizeof *h);
-        if (h == NULL)
-            return NULL;
-        for (int i = HPOOL - 1; i >= 0; i--) {
-            h->s[i].newer = hfree;
-            hfree = &h->s[i];
-        }
-        h->next = hchunks;
-        hchunks = h;
-    }
-    struct uvm_snap *s = hfree;
-    hfree = s->newer;
-    memset((void *)s, 0, sizeof *s);
+    struct uvm_snap *s = uvm__pool_get(&handles);
+    if (s != NULL)
+        memset((void *)s, 0, sizeof *s);
     return s;
 }
 
 static void handle_put(struct uvm_snap *s)
 {
-    s->newer = hfree;
-    hfree = s;
+    uvm__pool_put(&handles, s);
 }
 
 /* s is one of our handles and live; under gmu. */
 static int handle_ok(const uvm_snap *s)
 {
-    if (s == NULL)
-        return 0;
-    for (const struct hchunk *h = hchunks; h != NULL; h = h->next)
-        if (s >= h->s && s < h->s + HPOOL)   /* a handle's start, not inside */
-            return ((uintptr_t)s - (uintptr_t)h->s) % sizeof *s == 0 &&
-                   atomic_load(&s->sig) == UVM_SIG_SNAP;
-    return 0;
+    return s != NULL && uvm__pool_owns(&handles, s) &&
+           atomic_load(&s->sig) == UVM_SIG_SNAP;
 }
 
 /* Validate s, lock its chain and drain the journal.  0 or -EINVAL. */

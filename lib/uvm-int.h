@@ -89,7 +89,9 @@ UVM_HIDDEN extern struct uvm__counters uvm__count;
 
 /* ---- DIRTY (dirty.c): does a live tracker overlap [start, end)? ---- */
 UVM_HIDDEN int uvm__dirty_overlaps(uintptr_t start, uintptr_t end);
-/* fork() support: DIRTY's and MAP2's mutexes (version.c). */
+/* fork() support: the snapshots', DIRTY's and MAP2's mutexes (version.c). */
+UVM_HIDDEN void uvm__snap_lock(void);
+UVM_HIDDEN void uvm__snap_unlock(void);
 UVM_HIDDEN void uvm__dirty_lock(void);
 UVM_HIDDEN void uvm__dirty_unlock(void);
 UVM_HIDDEN void uvm__memobj_lock(void);

@@ -31,11 +31,13 @@ static void version_init_once(void)
  * or its parent's procfs descriptor.  The library's mutexes are taken here
  * in one order, the order in which its functions nest them (a DIRTY start
  * traps a region and reserves mappings), so that preparing for fork cannot
- * deadlock with a thread inside the library: DIRTY, MAP2, the region
- * table, the mapping budget.  (One pthread_atfork per module would leave
- * that order to the order the constructors happened to run in.) */
+ * deadlock with a thread inside the library: the snapshots (uvm_snapshot
+ * checks DIRTY's trackers), DIRTY, MAP2, the region table, the mapping
+ * budget.  (One pthread_atfork per module would leave that order to the
+ * order the constructors happened to run in.) */
 static void atfork_prepare(void)
 {
+    uvm__snap_lock();
     uvm__dirty_lock();
     uvm__memobj_lock();
     uvm__region_lock();
@@ -48,6 +50,7 @@ static void atfork_parent(void)
     uvm__region_unlock();
     uvm__memobj_unlock();
     uvm__dirty_unlock();
+    uvm__snap_unlock();
 }
 
 static void atfork_child(void)
@@ -56,6 +59,7 @@ static void atfork_child(void)
     uvm__region_reinit_child();
     uvm__memobj_unlock();
     uvm__dirty_unlock();
+    uvm__snap_unlock();
     uvm__thread_atfork_child();
     uvm__vma_atfork_child();
     uvm__prot_uffd_atfork_child();
