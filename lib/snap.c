@@ -99,10 +99,8 @@
 #include "region.h"
 #include "vma.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,42 +361,6 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     return 0;
 }
 
-/* Wait (a bounded while) until no thread has a SIGBUS or SIGSEGV pending:
- * a write that faulted just before the range was write-enabled raises its
- * signal at once but runs the handler only when its thread next runs, and
- * the dispatcher must still find our region then, or it takes the fault
- * for a crash.  Best effort: a thread can still be preempted between
- * taking the signal and looking the region up (uvm_snapshot(3), BUGS). */
-static void faults_settle(void)
-{
-    const unsigned long long mask = 1ull << (SIGBUS - 1) |
-                                    1ull << (SIGSEGV - 1);
-    DIR *d = opendir("/proc/self/task");
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], buf[2048];
-        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
-        for (int tries = 0; tries < 10000; tries++) {
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-            if (fd >= 0)
-                close(fd);
-            if (n <= 0)
-                break;
-            buf[n] = 0;
-            const char *p = strstr(buf, "\nSigPnd:");
-            if (p == NULL || !(strtoull(p + 9, NULL, 16) & mask))
-                break;
-            sched_yield();
-        }
-    }
-    closedir(d);
-}
-
 /* Take the chain down: write-enable everything, then untrap (which waits
  * for handlers in flight), then close.  With userfaultfd, unregistering
  * write-enables the range in the same walk (an explicit UFFDIO_WRITEPROTECT
@@ -415,7 +377,9 @@ static void chain_destroy(struct snap_chain *c)
     } else {
         uvm_protn((void *)c->start, c->npages, c->prot);
     }
-    faults_settle();
+    /* A write that faulted before the range was write-enabled may look
+     * the region up only after this: the dispatcher runs it once more
+     * (.gone in region.c) rather than take it for a crash. */
     uvm__untrap(c->region);
     if (c->budget)
         uvm__map_budget_release(c->budget);
