@@ -84,6 +84,7 @@ struct kv_hist {
 };
 void     kv_hist_add(struct kv_hist *h, uint64_t ns);
 uint64_t kv_hist_quantile(const struct kv_hist *h, double q);
+int      kv_hist_selftest(void);        /* 0 if the quantiles are right */
 
 /* ---- the writer thread (writer.c) ---- */
 
@@ -108,14 +109,15 @@ struct kv_writer {
     int logging;                        /* (s) log only after an instant */
     struct kv_hist hist[KV_NPHASES];    /* (w) */
     uint64_t ops[KV_NPHASES];           /* (w) */
+    int nice;                           /* (c) the writer thread's nice */
     uint64_t t0;                        /* (c) ns, start of the trace */
     uint32_t *trace;                    /* (w) worst op latency per ms, ns */
     size_t trace_len;
 };
 
-int  kv_writer_init(struct kv_writer *w, struct kv_store *kv, size_t log_cap,
-                    double max_seconds, uint64_t seed);
-void kv_writer_free(struct kv_writer *w);
+struct kv_writer *kv_writer_new(struct kv_store *kv, size_t log_cap,
+                                double max_seconds, uint64_t seed, int nice);
+void kv_writer_delete(struct kv_writer *w);
 int  kv_writer_start(struct kv_writer *w);
 /* Park the writer between two operations; returns its last seq. */
 uint32_t kv_writer_park(struct kv_writer *w);

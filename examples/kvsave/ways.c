@@ -57,10 +57,13 @@ static void resume_after_take(struct kv_writer *w, struct kv_result *r)
         sched_yield();
 }
 
+/* end_seq, unless the way has set it: the last update that could still
+ * cost the save a copy. */
 static void save_ended(struct kv_writer *w, struct kv_result *r,
                        uint64_t t0)
 {
-    r->end_seq = atomic_load(&w->seq);
+    if (r->end_seq == 0)
+        r->end_seq = atomic_load(&w->seq);
     r->save_ms = ms_since(t0);
     atomic_store(&w->phase, KV_AFTER);
 }
@@ -136,14 +139,22 @@ static int save_undo(struct kv_store *kv, struct kv_writer *w, int fd,
     if (rc == 0 && do_fsync)
         rc = fsync(fd);
     err = rc < 0 ? errno : err;
-    save_ended(w, r, t0);
-    r->rss_peak = kv_monitor_stop(&m);
-    r->extra = r->rss_peak > r->rss_before ? r->rss_peak - r->rss_before : 0;
+    /* Copies are made until the release, so the pages written count
+     * until it begins (not during it: it unprotects the range, and what
+     * is written behind it costs nothing); the save's time and the
+     * writer's stalls count until it ends. */
+    size_t rss_end = kv_rss_bytes();
     struct uvm_snap_stats st;
     if (s != NULL && uvm_snap_stats(s, &st) == 0)
         r->lib_held = st.bytes_held + st.reserve_bytes;
+    r->end_seq = atomic_load(&w->seq);
     if (s != NULL && uvm_snap_release(s) < 0 && rc == 0)
         rc = -1, err = errno;
+    save_ended(w, r, t0);
+    r->rss_peak = kv_monitor_stop(&m);
+    if (rss_end > r->rss_peak)
+        r->rss_peak = rss_end;
+    r->extra = r->rss_peak > r->rss_before ? r->rss_peak - r->rss_before : 0;
     return s == NULL || rc < 0 ? (errno = err, -1) : 0;
 }
 
