@@ -330,8 +330,8 @@ static void print_detail(const struct outcome *oc)
     if (r->lib_held)
         printf("; uvm_snap_stats held %.1f MiB (pages and reserve), so "
                "%.1f MiB more is the save's buffer and the library's "
-               "tables", MIB(r->lib_held),
-               MIB(r->extra) - MIB(r->lib_held));
+               "tables; uvm_snap_release took %.1f ms", MIB(r->lib_held),
+               MIB(r->extra) - MIB(r->lib_held), r->release_ms);
     printf("\n");
 }
 

@@ -148,8 +148,10 @@ static int save_undo(struct kv_store *kv, struct kv_writer *w, int fd,
     if (s != NULL && uvm_snap_stats(s, &st) == 0)
         r->lib_held = st.bytes_held + st.reserve_bytes;
     r->end_seq = atomic_load(&w->seq);
+    uint64_t t_rel = kv_now_ns();
     if (s != NULL && uvm_snap_release(s) < 0 && rc == 0)
         rc = -1, err = errno;
+    r->release_ms = ms_since(t_rel);
     save_ended(w, r, t0);
     r->rss_peak = kv_monitor_stop(&m);
     if (rss_end > r->rss_peak)
