@@ -50,6 +50,7 @@ struct kv_store {
     uint32_t nkeys;
 };
 
+int  kv_plan(struct kv_store *kv, size_t len);    /* layout, no memory */
 int  kv_create(struct kv_store *kv, size_t len);
 void kv_destroy(struct kv_store *kv);
 uint64_t kv_key(uint32_t i);            /* the i-th key, never 0 */

@@ -39,8 +39,8 @@
  * Exit status: 0 every image verified, 1 error, 2 usage, 3 an image
  * failed verification (expected of --ways live).
  *
- * Owns: the command line, the run of each way, the verification and the
- * report.  Fault handler: nothing here runs in it.
+ * Owns: the command line, the run of each way (each in a process of its
+ * own, with a fresh store), the verification and the report.  Fault handler: nothing here runs in it.
  */
 #include "kvsave.h"
 
@@ -49,7 +49,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +73,7 @@ struct outcome {
     double ops_s_before, ops_s_during;
     size_t pages_written, keys_changed;
     uint32_t *trace;                    /* worst latency per ms, ns */
+    size_t trace_cap;
     size_t trace_from, trace_n;         /* ms of trace[0] from save start */
     double trace_lead;
 };
@@ -229,10 +232,10 @@ static void keep_trace(const struct kv_writer *w, uint64_t save_start,
     oc->trace_from = s - lead;
     oc->trace_lead = (double)lead;
     oc->trace_n = end > oc->trace_from ? end - oc->trace_from : 0;
-    oc->trace = malloc(oc->trace_n * sizeof *oc->trace + 1);
-    if (oc->trace != NULL)
-        memcpy(oc->trace, w->trace + oc->trace_from,
-               oc->trace_n * sizeof *oc->trace);
+    if (oc->trace_n > oc->trace_cap)
+        oc->trace_n = oc->trace_cap;
+    memcpy(oc->trace, w->trace + oc->trace_from,
+           oc->trace_n * sizeof *oc->trace);
 }
 
 static int open_image(const struct opts *o, const char *name, char *path,
@@ -418,6 +421,49 @@ static int plot(const struct opts *o, const struct outcome *oc, size_t n)
 
 /* ---- main ---- */
 
+static void *shared(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("uvm-kvsave: mmap");
+        exit(1);
+    }
+    return p;
+}
+
+/* Each way runs in a process of its own with a fresh store, as a server
+ * would: after a fork() save, every page the parent had not written is
+ * still write-protected by the kernel, and the next way's writer would
+ * pay a fault on each (measured at 1 GiB: 0.01 M updates/s "without").
+ * The outcome and the trace come back through shared memory. */
+static int run_in_child(const struct opts *o, struct outcome *oc)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        struct kv_store kv;
+        if (kv_create(&kv, o->size) < 0) {
+            perror("uvm-kvsave: store");
+            exit(1);
+        }
+        int rc = run_way(&kv, o, oc);
+        kv_destroy(&kv);
+        exit(rc < 0 ? 1 : 0);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (!oc->ran)
+            fprintf(stderr, "uvm-kvsave: %s: the run died (status %#x)\n",
+                    oc->way->name, st);
+        oc->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -427,19 +473,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "uvm-kvsave: the latency histogram is wrong\n");
         return 1;
     }
-    struct outcome oc[16];
-    size_t n = 0;
+    struct outcome *oc = shared(16 * sizeof *oc);
+    size_t n = 0, cap = (size_t)o.timeout * 1000 + 1;
     for (const char *p = o.ways; *p != '\0' && n < 16;) {
         size_t len = strcspn(p, ",");
         const struct kv_way *wy = find_way(p, len);
         if (wy == NULL)
             usage();
-        memset(&oc[n], 0, sizeof oc[n]);
+        oc[n].trace = shared(cap * sizeof *oc[n].trace);
+        oc[n].trace_cap = cap;
         oc[n++].way = wy;
         p += len + (p[len] == ',');
     }
     struct kv_store kv;
-    if (kv_create(&kv, o.size) < 0) {
+    if (kv_plan(&kv, o.size) < 0) {
         perror("uvm-kvsave: store");
         return 1;
     }
@@ -450,7 +497,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (oc[i].way->save == NULL)
             continue;
-        if (run_way(&kv, &o, &oc[i]) < 0)
+        if (run_in_child(&o, &oc[i]) < 0)
             err = 1;
         bad |= oc[i].ran && !oc[i].failed && !oc[i].verified;
     }
@@ -466,6 +513,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "uvm-kvsave: could not draw %s\n", o.plot);
         err = 1;
     }
-    kv_destroy(&kv);
     return err ? 1 : bad ? 3 : 0;
 }

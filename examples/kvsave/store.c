@@ -80,20 +80,28 @@ static void layout(struct kv_store *kv, size_t len, size_t ps)
     }
 }
 
-int kv_create(struct kv_store *kv, size_t len)
+int kv_plan(struct kv_store *kv, size_t len)
 {
     size_t ps = (size_t)sysconf(_SC_PAGESIZE);
     len = (len + ps - 1) / ps * ps;
     if (len < 16 * ps || len / (KV_VSIZE + 32) >= UINT32_MAX)
         return errno = EINVAL, -1;
     memset(kv, 0, sizeof *kv);
-    /* Private anonymous memory, the heap of a Redis-like server. */
-    kv->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (kv->base == MAP_FAILED)
-        return -1;
     kv->len = len;
     layout(kv, len, ps);
+    return 0;
+}
+
+int kv_create(struct kv_store *kv, size_t len)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    if (kv_plan(kv, len) < 0)
+        return -1;
+    /* Private anonymous memory, the heap of a Redis-like server. */
+    kv->base = mmap(NULL, kv->len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (kv->base == MAP_FAILED)
+        return kv->base = NULL, -1;
     kv->table = (struct kv_slot *)(kv->base + ps);
     kv->values = (uint64_t *)(kv->base + kv->values_off);
     memcpy(kv->base, "kvsave 1", 8);
@@ -104,7 +112,7 @@ int kv_create(struct kv_store *kv, size_t len)
     }
     /* Touch the tail too, so that every page is resident before timing. */
     size_t used = kv->values_off + (size_t)kv->nkeys * KV_VSIZE;
-    memset(kv->base + used, 0xee, len - used);
+    memset(kv->base + used, 0xee, kv->len - used);
     return 0;
 }
 
