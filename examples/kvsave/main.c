@@ -379,16 +379,27 @@ static int plot(const struct opts *o, const struct outcome *oc, size_t n)
     FILE *f = fopen(dat, "w");
     if (f == NULL)
         return -1;
-    fprintf(f, "# worst writer operation latency per ms (us), ms from the "
-            "start of the save; one block per way\n");
+    /* At most about 2000 points a way: long saves are drawn with the
+     * worst latency of each group of milliseconds. */
+    size_t longest = 1;
+    for (size_t i = 0; i < n; i++)
+        if (oc[i].ran && oc[i].trace_n > longest)
+            longest = oc[i].trace_n;
+    size_t group = (longest + 1999) / 2000;
+    fprintf(f, "# worst writer operation latency (us) in each %zu ms, ms "
+            "from the start of the save; one block per way\n", group);
     for (size_t i = 0; i < n; i++) {
         if (!oc[i].ran || oc[i].trace == NULL)
             continue;
         fprintf(f, "# %s\n", oc[i].way->name);
-        for (size_t k = 0; k < oc[i].trace_n; k++)
-            if (oc[i].trace[k] != 0)
+        for (size_t k = 0; k < oc[i].trace_n; k += group) {
+            uint32_t worst = 0;
+            for (size_t j = k; j < k + group && j < oc[i].trace_n; j++)
+                worst = oc[i].trace[j] > worst ? oc[i].trace[j] : worst;
+            if (worst != 0)
                 fprintf(f, "%.0f %.3f\n", (double)k - oc[i].trace_lead,
-                        oc[i].trace[k] / 1e3);
+                        worst / 1e3);
+        }
         fprintf(f, "\n\n");
     }
     fclose(f);
@@ -397,14 +408,15 @@ static int plot(const struct opts *o, const struct outcome *oc, size_t n)
         return -1;
     fprintf(g, "set terminal pngcairo size 1000,560\nset output '%s'\n"
             "set logscale y\nset xlabel 'ms since the save began'\n"
-            "set ylabel 'worst writer op latency in that ms (us)'\n"
+            "set key top left\n"
+            "set ylabel 'worst writer op latency (us) per interval'\n"
             "set title 'uvm-kvsave, %.0f MiB store: writer latency around "
             "the save'\n", o->plot, MIB(o->size));
     for (size_t i = 0; i < n; i++)      /* where each save ended */
         if (oc[i].ran)
             fprintf(g, "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead "
                     "dashtype 2\nset label '%s ends' at %.1f, graph 0.97 "
-                    "rotate by 90 right\n", oc[i].r.save_ms, oc[i].r.save_ms,
+                    "rotate by 90 right front\n", oc[i].r.save_ms, oc[i].r.save_ms,
                     oc[i].way->name, oc[i].r.save_ms);
     fprintf(g, "plot ");
     int idx = 0, first = 1;
