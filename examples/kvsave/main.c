@@ -456,6 +456,7 @@ static int run_in_child(const struct opts *o, struct outcome *oc)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        alarm(o->timeout);              /* fork() does not inherit alarms */
         struct kv_store kv;
         if (kv_create(&kv, o->size) < 0) {
             perror("uvm-kvsave: store");
