@@ -39,6 +39,10 @@ check_summary() {   # file program
   grep -iq 'warm' "$1" || fail "$2: does not say how it warms up"
 }
 
+# Every program appends its verdicts here; summary.sh prints them.
+UVM_BENCH_SUMMARY=$out.tsv
+export UVM_BENCH_SUMMARY
+
 # shellcheck disable=SC2086
 ./bench/uvm-bench --quick --blocks 3 --rounds 3 ${UVM_BENCH_SMOKE_ROWS-} \
   > "$out" || fail "uvm-bench failed"
@@ -60,4 +64,28 @@ if [ -z "${UVM_BENCH_SMOKE_ROWS-}" ]; then
     python3 -m json.tool "$out.json" >/dev/null || fail "--json: not JSON"
   fi
 fi
+
+# The other two programs, small: the same profile, their own summaries.
+# uvm-bench-dirty: 1 cycle on 2 MiB (32 MiB clean); uvm-bench-snap: 1 MiB.
+./bench/uvm-bench-dirty 1 2 > "$out.dirty" || fail "uvm-bench-dirty failed"
+cat "$out.dirty"
+check_profile "$out.dirty" uvm-bench-dirty
+check_summary "$out.dirty" uvm-bench-dirty 1
+./bench/uvm-bench-snap 1 > "$out.snap" || fail "uvm-bench-snap failed"
+cat "$out.snap"
+check_profile "$out.snap" uvm-bench-snap
+check_summary "$out.snap" uvm-bench-snap 3
+grep -q 'information, issue 15' "$out.snap" || fail "snap: no issue-15 lines"
+
+# make bench's one summary: every program's verdicts and its host.
+sh "$(dirname "$0")/summary.sh" "$UVM_BENCH_SUMMARY" > "$out.sum" ||
+  fail "summary.sh failed"
+cat "$out.sum"
+for prog in uvm-bench-dirty uvm-bench-snap; do
+  grep -Eq "^$prog .* (met|missed)$" "$out.sum" || fail "summary: no $prog"
+done
+grep -q '^host: ' "$out.sum" || fail "summary: no host line"
+grep -Eq '^[0-9]+ met, [0-9]+ missed' "$out.sum" || fail "summary: no count"
+sh "$(dirname "$0")/summary.sh" --markdown "$UVM_BENCH_SUMMARY" |
+  grep -q '^| program | target |' || fail "summary --markdown: no table"
 exit 0

@@ -352,7 +352,7 @@ int main(int argc, char **argv)
     /* Before libuvm takes SIGSEGV or maps anything: the profile's fork()
      * then copies only its own 64 MiB. */
     static struct bench_profile prof;
-    profile_measure(&prof, o.quick ? 3 : 7);
+    profile_measure(&prof, o.blocks < 7 ? o.blocks : 7);
     target_program("uvm-bench");
     char host[512];
     target_host(profile_host_line(&prof, host, sizeof host));
