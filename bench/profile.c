@@ -99,7 +99,11 @@ static void trap_handler(int sig, siginfo_t *si, void *uc)
     (void)sig;
     (void)uc;
     int saved = errno;
-    if (si->si_addr != trap.page || ++trap.traps >= trap.limit)
+    if (si->si_addr != trap.page) {     /* not ours: die as without us */
+        signal(SIGSEGV, SIG_DFL);
+        return;
+    }
+    if (++trap.traps >= trap.limit)
         mprotect(trap.page, ps, PROT_READ | PROT_WRITE);
     errno = saved;
 }

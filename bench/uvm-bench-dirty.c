@@ -566,6 +566,10 @@ static void print_method(int i, const struct result *r)
     printf("%-14s %12.0f %12.0f %9.1f us %12s %8zu/%zu/%zu\n", ms[i].name,
            r->per_page[0], r->per_page[1], r->clean64 / 1e3, c1g,
            r->maps_before, r->maps_peak, r->maps_after);
+    if (ms[i].method == UVM_DIRTY_UFFD && r->clean1g >= 0 &&
+        r->clean1g_floor < 0)
+        printf("  clean %zu MiB: no floor (raw userfaultfd registration "
+               "refused), not judged\n", 16 * range_mib);
     if (r->floor_na != NULL) {
         printf("  %s\n", r->floor_na);
         return;
