@@ -16,6 +16,18 @@ set -u
 out=${TMPDIR:-/tmp}/uvm-bench-smoke.$$
 trap 'rm -f "$out" "$out".*' EXIT
 fail() { echo "smoke.sh: $*" >&2; exit 1; }
+# A program that hangs (a trap that never stops) fails the test instead of
+# the whole make check: timeout(1) where there is one.  Generous: the
+# sanitizer builds run uvm-bench several times slower.
+bounded() {   # seconds command...
+  limit=$1
+  shift
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "$limit" "$@"
+  else
+    "$@"
+  fi
+}
 
 # The host profile: three facts and seven items, each a value or "n/a (why)".
 check_profile() {   # file program
@@ -46,20 +58,22 @@ UVM_BENCH_SUMMARY=$out.tsv
 export UVM_BENCH_SUMMARY
 
 # shellcheck disable=SC2086
-./bench/uvm-bench --quick --blocks 3 --rounds 3 ${UVM_BENCH_SMOKE_ROWS-} \
-  > "$out" || fail "uvm-bench failed"
+bounded 1800 ./bench/uvm-bench --quick --blocks 3 --rounds 3 \
+  ${UVM_BENCH_SMOKE_ROWS-} > "$out" || fail "uvm-bench failed"
 cat "$out"
 check_profile "$out" uvm-bench
 if [ -z "${UVM_BENCH_SMOKE_ROWS-}" ]; then
   check_summary "$out" uvm-bench 4
   # CSV and JSON carry the profile too.
-  ./bench/uvm-bench --quick --blocks 1 --rounds 1 --csv add > "$out.csv" ||
+  bounded 120 ./bench/uvm-bench --quick --blocks 1 --rounds 1 --csv add \
+    > "$out.csv" ||
     fail "uvm-bench --csv failed"
   for key in cpu kernel virtualisation null_syscall first_touch trap \
       mprotect_page uffd_wp_async_fault memcpy_page fork_64mib; do
     grep -q "^host\.$key," "$out.csv" || fail "--csv: no host.$key row"
   done
-  ./bench/uvm-bench --quick --blocks 1 --rounds 1 --json add > "$out.json" ||
+  bounded 120 ./bench/uvm-bench --quick --blocks 1 --rounds 1 --json add \
+    > "$out.json" ||
     fail "uvm-bench --json failed"
   grep -q '"host": {"cpu": ' "$out.json" || fail "--json: no host object"
   if command -v python3 >/dev/null 2>&1; then
@@ -71,11 +85,11 @@ fi
 
 # The other two programs, small: the same profile, their own summaries.
 # uvm-bench-dirty: 1 cycle on 2 MiB (32 MiB clean); uvm-bench-snap: 1 MiB.
-./bench/uvm-bench-dirty 1 2 > "$out.dirty" || fail "uvm-bench-dirty failed"
+bounded 300 ./bench/uvm-bench-dirty 1 2 > "$out.dirty" || fail "uvm-bench-dirty failed"
 cat "$out.dirty"
 check_profile "$out.dirty" uvm-bench-dirty
 check_summary "$out.dirty" uvm-bench-dirty 1
-./bench/uvm-bench-snap 1 > "$out.snap" || fail "uvm-bench-snap failed"
+bounded 300 ./bench/uvm-bench-snap 1 > "$out.snap" || fail "uvm-bench-snap failed"
 cat "$out.snap"
 check_profile "$out.snap" uvm-bench-snap
 check_summary "$out.snap" uvm-bench-snap 3
