@@ -43,6 +43,29 @@ done
 grep -q '^Completed$' "$tmp/gcb-stop.out" && grep -q intact "$tmp/gcb-stop.out" ||
     { echo "FAIL gcbench did not complete intact"; fail=1; }
 
+# The command line (GNU convention): options after the workload name work,
+# and a workload argument that is not a number is a usage error naming it.
+run cli-late-options $here/uvm-gc gcbench 14 12 12 50000 --mode stop \
+    --heap 4 --plot "$tmp/late.png"
+same cli-late-options-output "$tmp/cli-late-options.out" "$tmp/gcb-stop.out"
+if command -v gnuplot >/dev/null 2>&1; then
+    if [ -s "$tmp/late.png" ]; then echo "ok   cli-late-plot"
+    else echo "FAIL cli-late-plot"; fail=1; fi
+fi
+usage_error() {   # name, the word the message must name, then the command
+    name=$1; word=$2; shift 2
+    "$@" > "$tmp/$name.out" 2> "$tmp/$name.err"; rc=$?
+    if [ $rc -eq 2 ] && grep -qF "'$word'" "$tmp/$name.err"; then
+        echo "ok   $name"
+    else
+        echo "FAIL $name (exit $rc, want 2 naming '$word')"
+        head -3 "$tmp/$name.err"; fail=1
+    fi
+}
+usage_error cli-not-a-number f.png $here/uvm-gc gcbench f.png
+usage_error cli-bt-not-a-number 1x $here/uvm-gc binary-trees 1x
+usage_error cli-unknown-workload nosuch $here/uvm-gc --mode vm nosuch 3
+
 # All modes in one run, with the CSV report and (when gnuplot exists) a plot.
 run all $here/uvm-gc --csv --report "$tmp/all.csv" --plot "$tmp/all.png" \
     --heap 0.25 binary-trees 10

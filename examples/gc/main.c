@@ -128,44 +128,129 @@ static int run_mode(const struct job *j, int mode, struct gc_stats *s,
     return 0;
 }
 
+/* A workload argument: a whole decimal number, or a usage error naming it. */
+static long number(const char *workload, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0') {
+        fprintf(stderr, "uvm-gc: %s: '%s' is not a number\n", workload, arg);
+        usage();
+    }
+    return v;
+}
+
+/* An option's value; a missing one is a usage error. */
+static const char *value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "uvm-gc: option %s needs a value\n", argv[*i]);
+        usage();
+    }
+    return argv[++*i];
+}
+
+struct opts {
+    const char *plot, *report, *mode;
+    double heap_mb;
+    int csv, quiet;
+};
+
+/* GNU convention: options may come before or after the workload name and
+ * its numbers; "--" ends the options.  The positional words go to pos. */
+static int parse(int argc, char **argv, struct job *j, struct opts *o,
+                 char **pos)
+{
+    int npos = 0, opts_done = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (opts_done || a[0] != '-' || a[1] == '\0' ||
+            (a[1] >= '0' && a[1] <= '9')) {
+            pos[npos++] = argv[i];
+            continue;
+        }
+        if (!strcmp(a, "--")) opts_done = 1;
+        else if (!strcmp(a, "--mode")) o->mode = value(argc, argv, &i);
+        else if (!strcmp(a, "--concurrent")) j->concurrent = 1;
+        else if (!strcmp(a, "--heap")) o->heap_mb = atof(value(argc, argv, &i));
+        else if (!strcmp(a, "-k")) j->k = (unsigned)number("-k", value(argc, argv, &i));
+        else if (!strcmp(a, "--batch")) j->batch = (unsigned)number("--batch", value(argc, argv, &i));
+        else if (!strcmp(a, "--csv")) o->csv = 1;
+        else if (!strcmp(a, "--quiet")) o->quiet = 1;
+        else if (!strcmp(a, "--report")) o->report = value(argc, argv, &i);
+        else if (!strcmp(a, "--plot")) o->plot = value(argc, argv, &i);
+        else {
+            fprintf(stderr, "uvm-gc: unknown option %s\n", a);
+            usage();
+        }
+    }
+    return npos;
+}
+
+/* The workload and its numbers; defaults for what is left out. */
+static void workload(struct job *j, char **pos, int npos)
+{
+    if (npos == 0) {
+        fprintf(stderr, "uvm-gc: no workload named\n");
+        usage();
+    }
+    const char *w = pos[0];
+    int max = 0;
+    if (!strcmp(w, "gcbench")) {
+        j->bench = 0;
+        max = 4;
+    } else if (!strcmp(w, "binary-trees")) {
+        j->bench = 1;
+        max = 1;
+        if (npos < 2) {
+            fprintf(stderr, "uvm-gc: binary-trees needs N\n");
+            usage();
+        }
+    } else {
+        fprintf(stderr, "uvm-gc: unknown workload '%s'\n", w);
+        usage();
+    }
+    if (npos - 1 > max) {
+        fprintf(stderr, "uvm-gc: %s: too many numbers ('%s')\n", w,
+                pos[max + 1]);
+        usage();
+    }
+    for (int n = 1; n < npos; n++) {
+        j->a[n - 1] = number(w, pos[n]);
+        if (j->a[n - 1] < 0) {
+            fprintf(stderr, "uvm-gc: %s: '%s' is negative\n", w, pos[n]);
+            usage();
+        }
+    }
+    if (j->bench == 0) {
+        j->heap = 32u << 20;
+    } else {
+        if (j->a[0] > 28)
+            usage();
+        unsigned stretch = (j->a[0] < 6 ? 6 : (unsigned)j->a[0]) + 1;
+        j->heap = (size_t)48 << (stretch + 1);   /* twice the stretch tree */
+        if (j->heap < (8u << 20))
+            j->heap = 8u << 20;
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct job j = { .k = 4, .batch = 4, .a = { 18, 16, 16, 500000 } };
-    int modes[GC_NMODES], nmodes = 0, csv = 0, quiet = 0, i;
-    const char *plot = NULL, *report = NULL, *mode = "all";
-    double heap_mb = 0;
-    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--mode") && i + 1 < argc) mode = argv[++i];
-        else if (!strcmp(o, "--concurrent")) j.concurrent = 1;
-        else if (!strcmp(o, "--heap") && i + 1 < argc) heap_mb = atof(argv[++i]);
-        else if (!strcmp(o, "-k") && i + 1 < argc) j.k = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(o, "--batch") && i + 1 < argc) j.batch = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(o, "--csv")) csv = 1;
-        else if (!strcmp(o, "--quiet")) quiet = 1;
-        else if (!strcmp(o, "--report") && i + 1 < argc) report = argv[++i];
-        else if (!strcmp(o, "--plot") && i + 1 < argc) plot = argv[++i];
-        else usage();
-    }
-    if (i >= argc || j.k == 0 || j.batch == 0)
+    struct opts o = { .mode = "all" };
+    int modes[GC_NMODES], nmodes = 0;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (pos == NULL)
+        return perror("uvm-gc"), 1;
+    int npos = parse(argc, argv, &j, &o, pos);
+    if (j.k == 0 || j.batch == 0)
         usage();
-    if (!strcmp(argv[i], "gcbench")) {
-        j.bench = 0;
-        for (int n = 0; n < 4 && i + 1 + n < argc; n++)
-            j.a[n] = atol(argv[i + 1 + n]);
-        j.heap = 32u << 20;
-    } else if (!strcmp(argv[i], "binary-trees") && i + 1 < argc) {
-        j.bench = 1;
-        j.a[0] = atol(argv[i + 1]);
-        if (j.a[0] < 0 || j.a[0] > 28)
-            usage();
-        unsigned stretch = (j.a[0] < 6 ? 6 : (unsigned)j.a[0]) + 1;
-        j.heap = (size_t)48 << (stretch + 1);   /* twice the stretch tree */
-        if (j.heap < (8u << 20))
-            j.heap = 8u << 20;
-    } else {
-        usage();
-    }
+    workload(&j, pos, npos);
+    free(pos);
+    const char *plot = o.plot, *report = o.report, *mode = o.mode;
+    double heap_mb = o.heap_mb;
+    int csv = o.csv, quiet = o.quiet;
     if (heap_mb > 0)
         j.heap = (size_t)(heap_mb * 1048576.0);
     if (!strcmp(mode, "all")) {
