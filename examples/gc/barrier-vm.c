@@ -25,7 +25,7 @@
  * goes UNSCANNED -> SCANNED under the collector lock, after its UNPROT.
  *
  * Fault handler: vm_trap and everything it calls (scan_page, gc_forward,
- * gc_copy_alloc, gc_vm_close_copy_room, the spin lock, gc_record) run in
+ * gc_copy_alloc, gc_vm_close_copy_room, the spin lock, gc_pause_*) run in
  * signal context.  They call only uvm_unprot, uvm_protn, clock_gettime and
  * write/_exit (gc_fatal); no malloc, no stdio.  The lock is a spin lock
  * that the mutator never holds while it can fault: collector code touches
@@ -73,6 +73,19 @@ void gc_vm_unlock(void)
         atomic_flag_clear_explicit(&spin, memory_order_release);
 }
 
+/* Every protection change goes through here: n pages from pg, one call
+ * (Appel and Li's batching).  The mutator's calls are timed for the report. */
+static void set_prot(char *pg, size_t n, int prot)
+{
+    uint64_t t0 = is_mutator ? gc_now_ns() : 0;
+    int rc = n == 1 && prot == (PROT_READ | PROT_WRITE)
+                 ? uvm_unprot(pg, prot) : uvm_protn(pg, n, prot);
+    if (rc != 0)
+        gc_fatal("uvm_protn/uvm_unprot failed");
+    if (is_mutator)
+        gc_prot_timed(t0);
+}
+
 static char *page_ceil(char *p)
 {
     return (char *)(((uintptr_t)p + gc.ps - 1) & ~(uintptr_t)(gc.ps - 1));
@@ -100,10 +113,7 @@ static void scan_page_only(size_t idx)
 static void open_pages(size_t idx, size_t n)
 {
     char *pg = gc.to_lo + idx * gc.ps;
-    int rc = n == 1 ? uvm_unprot(pg, PROT_READ | PROT_WRITE)
-                    : uvm_protn(pg, n, PROT_READ | PROT_WRITE);
-    if (rc != 0)
-        gc_fatal("uvm_unprot failed");
+    set_prot(pg, n, PROT_READ | PROT_WRITE);
     for (size_t i = 0; i < n; i++)
         __atomic_store_n(&gc.pstate[idx + i], PAGE_SCANNED, __ATOMIC_RELEASE);
 }
@@ -144,7 +154,7 @@ int gc_vm_scan_pages(size_t npages)
 
 static int vm_trap(const struct uvm_fault *f)
 {
-    uint64_t t0 = gc_now_ns();
+    uint64_t t0 = gc_pause_begin();
     char *pg = f->page;
     gc_vm_lock();
     if (!gc.active || pg < gc.to_lo || pg >= gc.to_hi) {
@@ -161,7 +171,7 @@ static int vm_trap(const struct uvm_fault *f)
     }
     gc_vm_unlock();
     __atomic_fetch_add(&gcs.traps, 1, __ATOMIC_RELAXED);
-    gc_record(H_SLOW, gc_now_ns() - t0);
+    gc_pause_end(H_SLOW, t0);
     return UVM_RETRY;
 }
 
@@ -185,9 +195,7 @@ void gc_vm_cover(char *end)
         hi = gc.alloc_low;
     if (hi <= gc.prot_hi)
         return;
-    if (uvm_protn(gc.prot_hi, (size_t)(hi - gc.prot_hi) / gc.ps,
-                  PROT_NONE) != 0)
-        gc_fatal("uvm_protn failed");
+    set_prot(gc.prot_hi, (size_t)(hi - gc.prot_hi) / gc.ps, PROT_NONE);
     gc.prot_hi = hi;
 }
 
@@ -200,9 +208,8 @@ void gc_vm_open_alloc(char *low)
         char *nl = low - (ALLOC_CHUNK - 1) * gc.ps;
         if (nl < floor || nl > low)
             nl = floor;
-        if (uvm_protn(nl, (size_t)(gc.alloc_low - nl) / gc.ps,
-                      PROT_READ | PROT_WRITE) != 0)
-            gc_fatal("uvm_protn failed");
+        set_prot(nl, (size_t)(gc.alloc_low - nl) / gc.ps,
+                 PROT_READ | PROT_WRITE);
         gc.alloc_low = nl;
     }
     gc_vm_unlock();
@@ -218,9 +225,8 @@ void gc_vm_close_copy_room(size_t bytes)
         gc_fatal("background scanner ran out of copy room");
     char *used = (char *)((uintptr_t)gc.top & ~(uintptr_t)(gc.ps - 1));
     if (used > gc.alloc_low) {
-        if (uvm_protn(gc.alloc_low, (size_t)(used - gc.alloc_low) / gc.ps,
-                      PROT_NONE) != 0)
-            gc_fatal("uvm_protn failed");
+        set_prot(gc.alloc_low, (size_t)(used - gc.alloc_low) / gc.ps,
+                 PROT_NONE);
         gc.alloc_low = used;
     }
 }

@@ -72,6 +72,16 @@ run all $here/uvm-gc --csv --report "$tmp/all.csv" --plot "$tmp/all.png" \
 same all-matches-expected "$tmp/all.out" "$exp"
 if [ "$(wc -l < "$tmp/all.csv")" -eq 4 ]; then echo "ok   csv-has-three-rows"
 else echo "FAIL csv-has-three-rows"; cat "$tmp/all.csv"; fail=1; fi
+# MMU columns: present, within [0, 1], and stop's 1 ms MMU is 0 whenever
+# its longest pause is 1 ms or more (a window inside that pause).
+if awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
+                      if (!c["mmu_1ms"] || !c["mmu_10ms"]) exit 1; next }
+            { m1 = $c["mmu_1ms"]; m10 = $c["mmu_10ms"]
+              if (m1 < 0 || m1 > 1 || m10 < 0 || m10 > 1)
+                  exit 1
+              if ($c["max_pause_us"] >= 1000 && m1 != 0) exit 1 }' \
+        "$tmp/all.csv"; then echo "ok   csv-mmu"
+else echo "FAIL csv-mmu"; cat "$tmp/all.csv"; fail=1; fi
 if command -v gnuplot >/dev/null 2>&1; then
     if [ -s "$tmp/all.png" ]; then echo "ok   plot"
     else echo "FAIL plot"; cat "$tmp/all.err"; fail=1; fi

@@ -105,7 +105,7 @@ void gc_end_collection(void)
  * whole collection happens here; the pause is recorded either way. */
 void gc_flip(void)
 {
-    uint64_t t0 = gc_now_ns();
+    uint64_t t0 = gc_pause_begin();
     if (gc.mode == GC_VM)
         gc_vm_lock();
     char *old_to = gc.to_lo;
@@ -134,13 +134,13 @@ void gc_flip(void)
         gc_scan_linear(SIZE_MAX);
         gc_end_collection();
     }
-    gc_record(H_FLIP, gc_now_ns() - t0);
+    gc_pause_end(H_FLIP, t0);
 }
 
 /* Allocation pays for scanning: k words per word allocated. */
 void gc_increment(void)
 {
-    uint64_t t0 = gc_now_ns();
+    uint64_t t0 = gc_pause_begin();
     int done;
     if (gc.mode == GC_SOFT) {
         done = gc_scan_linear(gc.k * gc.debt);
@@ -159,7 +159,7 @@ void gc_increment(void)
     if (done && gc.mode == GC_SOFT)
         gc_end_collection();
     gcs.increments++;
-    gc_record(H_INCR, gc_now_ns() - t0);
+    gc_pause_end(H_INCR, t0);
 }
 
 /* To-space is full: finish the collection in progress (a long pause that
@@ -171,7 +171,7 @@ void gc_collect_until_room(size_t bytes)
         gc_flip();
         return;
     }
-    uint64_t t0 = gc_now_ns();
+    uint64_t t0 = gc_pause_begin();
     if (gc.mode == GC_SOFT) {
         gc_scan_linear(SIZE_MAX);
         gc_end_collection();
@@ -182,5 +182,5 @@ void gc_collect_until_room(size_t bytes)
         gc_vm_unlock();
     }
     gcs.finishes++;
-    gc_record(H_INCR, gc_now_ns() - t0);
+    gc_pause_end(H_INCR, t0);
 }

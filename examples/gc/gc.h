@@ -147,6 +147,17 @@ void gc_large_fini(void);
 /* ---- stats.c: what the program reports ---- */
 enum gc_hist { H_FLIP, H_SLOW, H_INCR, H_ALL, GC_NHIST };
 #define GC_HBUCKETS 1024
+#define GC_NTOP 8               /* --breakdown: the longest pauses kept */
+#define GC_NMMU 32              /* points on an MMU curve */
+/* One pause of --breakdown: where its wall time went. */
+struct gc_top {
+    int hist;                   /* H_FLIP, H_SLOW or H_INCR */
+    unsigned nprot;             /* protection calls made in it */
+    uint64_t at;                /* start, ns after the run began */
+    uint64_t wall, cpu;         /* wall and thread CPU time, ns */
+    uint64_t prot;              /* ns inside protection calls */
+    long minflt;                /* minor faults (first touches) in it */
+};
 struct gc_stats {
     int mode, concurrent;
     unsigned long collections, traps, slow_paths, increments, bg_pages;
@@ -156,15 +167,38 @@ struct gc_stats {
     unsigned long count[GC_NHIST];
     uint64_t min[GC_NHIST], max[GC_NHIST];
     unsigned long bucket[GC_NHIST][GC_HBUCKETS];
+    struct gc_top top[GC_NTOP];   /* longest first; --breakdown only */
+    unsigned long merged;         /* pauses merged into their neighbour */
+    unsigned long nprot;          /* protection calls by the mutator */
+    uint64_t prot_ns;             /* and their total time */
+    /* Filled by the parent from the pause intervals (pauses.c). */
+    double mmu_1ms, mmu_10ms;
+    double mmu_w[GC_NMMU], mmu[GC_NMMU];    /* window ms, MMU */
+    int nmmu;
 };
 extern struct gc_stats gcs;            /* this process's run */
+extern int gc_breakdown;               /* (c) --breakdown */
 uint64_t gc_now_ns(void);                       /* AS-safe */
-void gc_record(int hist, uint64_t ns);          /* AS-safe */
+uint64_t gc_pause_begin(void);                  /* AS-safe */
+void gc_pause_end(int hist, uint64_t t0);       /* AS-safe */
+void gc_prot_timed(uint64_t t0);                /* AS-safe */
 uint64_t gc_percentile(const struct gc_stats *s, int hist, double q);
 void gc_report_text(FILE *f, const struct gc_stats *s, int n);
 void gc_report_csv(FILE *f, const struct gc_stats *s, int n);
+void gc_report_breakdown(FILE *f, const struct gc_stats *s, int n);
 int gc_plot(const char *png, const struct gc_stats *s, int n);
 const char *gc_mode_name(int mode);
+const char *gc_label(const struct gc_stats *s);
+
+/* ---- pauses.c: every mutator pause as an interval, for MMU ---- */
+struct gc_pause { uint64_t start, end; };       /* ns, CLOCK_MONOTONIC */
+int gc_pauses_init(void);
+void gc_pauses_add(uint64_t start, uint64_t end);   /* AS-safe */
+const struct gc_pause *gc_pauses(size_t *n);
+double gc_mmu(const struct gc_pause *p, size_t n, uint64_t t0, uint64_t t1,
+              uint64_t w);
+void gc_mmu_curve(struct gc_stats *s, const struct gc_pause *p, size_t n,
+                  uint64_t t0, uint64_t t1);
 
 /* ---- workloads.c ---- */
 int gc_gcbench(FILE *out, int stretch, int longlived, int maxdepth,

@@ -37,8 +37,11 @@ static void usage(void)
 "                           trades pause length for fewer UNPROT calls)\n"
 "  --csv                    report as CSV\n"
 "  --report FILE            write the report to FILE (default stderr)\n"
-"  --plot FILE.png          plot the pause distributions (gnuplot)\n"
-"  --quiet                  do not print the workload's output\n");
+"  --plot FILE.png          plot pause distributions and MMU curves\n"
+"  --quiet                  do not print the workload's output\n"
+"  --breakdown              also report where the longest pauses went\n"
+"options may also follow the workload; with --mode all and --concurrent,\n"
+"vm runs both plain and concurrent\n");
     exit(2);
 }
 
@@ -50,12 +53,26 @@ struct job {
     int concurrent;
 };
 
-static int run_child(const struct job *j, int mode, int wfd)
+static int write_full(int fd, const void *p, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(fd, (const char *)p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static int run_child(const struct job *j, int mode, int conc, int wfd)
 {
     memset(&gcs, 0, sizeof gcs);
     gcs.mode = mode;
-    gcs.concurrent = j->concurrent && mode == GC_VM;
-    if (gc_init(mode, j->concurrent, j->heap, j->k, j->batch) != 0) {
+    gcs.concurrent = conc && mode == GC_VM;
+    if (gc_pauses_init() != 0 ||
+        gc_init(mode, conc, j->heap, j->k, j->batch) != 0) {
         perror("uvm-gc: heap");
         return 1;
     }
@@ -66,15 +83,24 @@ static int run_child(const struct job *j, int mode, int wfd)
     int rc = j->bench == 0
         ? gc_gcbench(out, (int)j->a[0], (int)j->a[1], (int)j->a[2], j->a[3])
         : gc_binary_trees(out, (unsigned)j->a[0]);
-    gcs.total_ms = (double)(gc_now_ns() - t0) / 1e6;
+    uint64_t t1 = gc_now_ns();
+    gcs.total_ms = (double)(t1 - t0) / 1e6;
+    for (int i = 0; i < GC_NTOP; i++)
+        gcs.top[i].at = gcs.top[i].wall ? gcs.top[i].at - t0 : 0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     gcs.peak_rss_kb = ru.ru_maxrss;
     gc_fini();
     fclose(out);
-    if (write(wfd, &gcs, sizeof gcs) != (ssize_t)sizeof gcs ||
-        write(wfd, &len, sizeof len) != (ssize_t)sizeof len ||
-        write(wfd, buf, len) != (ssize_t)len)
+    size_t np;
+    const struct gc_pause *p = gc_pauses(&np);
+    uint64_t span[2] = { t0, t1 };
+    if (write_full(wfd, &gcs, sizeof gcs) != 0 ||
+        write_full(wfd, &len, sizeof len) != 0 ||
+        write_full(wfd, buf, len) != 0 ||
+        write_full(wfd, span, sizeof span) != 0 ||
+        write_full(wfd, &np, sizeof np) != 0 ||
+        write_full(wfd, p, np * sizeof *p) != 0)
         return 1;
     return rc;
 }
@@ -92,9 +118,27 @@ static int read_full(int fd, void *p, size_t n)
     return 0;
 }
 
+/* The child's pause intervals: the MMU curve into *s. */
+static int read_mmu(int fd, struct gc_stats *s)
+{
+    uint64_t span[2];
+    size_t np;
+    if (read_full(fd, span, sizeof span) != 0 ||
+        read_full(fd, &np, sizeof np) != 0)
+        return -1;
+    struct gc_pause *p = malloc((np ? np : 1) * sizeof *p);
+    if (p == NULL || read_full(fd, p, np * sizeof *p) != 0) {
+        free(p);
+        return -1;
+    }
+    gc_mmu_curve(s, p, np, span[0], span[1]);
+    free(p);
+    return 0;
+}
+
 /* Run one mode in a child; its stats into *s, its output into *text. */
-static int run_mode(const struct job *j, int mode, struct gc_stats *s,
-                    char **text)
+static int run_mode(const struct job *j, int mode, int conc,
+                    struct gc_stats *s, char **text)
 {
     int p[2];
     if (pipe(p) != 0)
@@ -105,14 +149,14 @@ static int run_mode(const struct job *j, int mode, struct gc_stats *s,
         return perror("fork"), -1;
     if (pid == 0) {
         close(p[0]);
-        _exit(run_child(j, mode, p[1]));
+        _exit(run_child(j, mode, conc, p[1]));
     }
     close(p[1]);
     size_t len = 0;
     int ok = read_full(p[0], s, sizeof *s) == 0 &&
              read_full(p[0], &len, sizeof len) == 0 &&
              (*text = calloc(1, len + 1)) != NULL &&
-             read_full(p[0], *text, len) == 0;
+             read_full(p[0], *text, len) == 0 && read_mmu(p[0], s) == 0;
     close(p[0]);
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -154,7 +198,7 @@ static const char *value(int argc, char **argv, int *i)
 struct opts {
     const char *plot, *report, *mode;
     double heap_mb;
-    int csv, quiet;
+    int csv, quiet, breakdown;
 };
 
 /* GNU convention: options may come before or after the workload name and
@@ -178,6 +222,7 @@ static int parse(int argc, char **argv, struct job *j, struct opts *o,
         else if (!strcmp(a, "--batch")) j->batch = (unsigned)number("--batch", value(argc, argv, &i));
         else if (!strcmp(a, "--csv")) o->csv = 1;
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
+        else if (!strcmp(a, "--breakdown")) o->breakdown = 1;
         else if (!strcmp(a, "--report")) o->report = value(argc, argv, &i);
         else if (!strcmp(a, "--plot")) o->plot = value(argc, argv, &i);
         else {
@@ -239,7 +284,7 @@ int main(int argc, char **argv)
 {
     struct job j = { .k = 4, .batch = 4, .a = { 18, 16, 16, 500000 } };
     struct opts o = { .mode = "all" };
-    int modes[GC_NMODES], nmodes = 0;
+    int modes[GC_NMODES + 1], conc[GC_NMODES + 1], nmodes = 0;
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (pos == NULL)
         return perror("uvm-gc"), 1;
@@ -248,49 +293,57 @@ int main(int argc, char **argv)
         usage();
     workload(&j, pos, npos);
     free(pos);
-    const char *plot = o.plot, *report = o.report, *mode = o.mode;
-    double heap_mb = o.heap_mb;
-    int csv = o.csv, quiet = o.quiet;
-    if (heap_mb > 0)
-        j.heap = (size_t)(heap_mb * 1048576.0);
-    if (!strcmp(mode, "all")) {
-        for (int m = 0; m < GC_NMODES; m++)
-            modes[nmodes++] = m;
+    if (o.heap_mb > 0)
+        j.heap = (size_t)(o.heap_mb * 1048576.0);
+    gc_breakdown = o.breakdown;
+    if (!strcmp(o.mode, "all")) {
+        for (int m = 0; m < GC_NMODES; m++, nmodes++) {
+            modes[nmodes] = m;
+            conc[nmodes] = 0;
+        }
+        if (j.concurrent) {            /* vm both ways, side by side */
+            modes[nmodes] = GC_VM;
+            conc[nmodes++] = 1;
+        }
     } else {
         int m;
-        for (m = 0; m < GC_NMODES && strcmp(mode, gc_mode_name(m)); m++)
+        for (m = 0; m < GC_NMODES && strcmp(o.mode, gc_mode_name(m)); m++)
             ;
-        if (m == GC_NMODES)
+        if (m == GC_NMODES) {
+            fprintf(stderr, "uvm-gc: unknown mode '%s'\n", o.mode);
             usage();
-        modes[nmodes++] = m;
+        }
+        modes[nmodes] = m;
+        conc[nmodes++] = j.concurrent;
     }
 
-    static struct gc_stats stats[GC_NMODES];
-    char *text[GC_NMODES] = { 0 };
+    static struct gc_stats stats[GC_NMODES + 1];
+    char *text[GC_NMODES + 1] = { 0 };
     int rc = 0;
     for (int m = 0; m < nmodes; m++)
-        if (run_mode(&j, modes[m], &stats[m], &text[m]) != 0)
+        if (run_mode(&j, modes[m], conc[m], &stats[m], &text[m]) != 0)
             return 1;
     for (int m = 1; m < nmodes; m++)
         if (strcmp(text[0], text[m]) != 0) {
             fprintf(stderr, "uvm-gc: mode %s printed something else than "
-                    "mode %s\n", gc_mode_name(modes[m]),
-                    gc_mode_name(modes[0]));
+                    "mode %s\n", gc_label(&stats[m]), gc_label(&stats[0]));
             rc = 1;
         }
-    if (!quiet)
+    if (!o.quiet)
         fputs(text[0], stdout);
     fflush(stdout);
     FILE *rf = stderr;
-    if (report != NULL && (rf = fopen(report, "w")) == NULL)
-        return perror(report), 1;
-    if (csv)
+    if (o.report != NULL && (rf = fopen(o.report, "w")) == NULL)
+        return perror(o.report), 1;
+    if (o.csv)
         gc_report_csv(rf, stats, nmodes);
     else
         gc_report_text(rf, stats, nmodes);
+    if (o.breakdown)
+        gc_report_breakdown(rf, stats, nmodes);
     if (rf != stderr)
         fclose(rf);
-    if (plot != NULL && gc_plot(plot, stats, nmodes) != 0)
+    if (o.plot != NULL && gc_plot(o.plot, stats, nmodes) != 0)
         rc = 1;
     for (int m = 0; m < nmodes; m++)
         free(text[m]);
