@@ -16,13 +16,18 @@
  * needs more (gc_vm_cover), so the flip pause does not grow with the
  * semispace, and a page is protected before any copy lands on it.  Pages
  * nothing was copied to may keep any protection: the mutator holds no
- * pointer into them.  A page becomes accessible only (a) when it has been
- * scanned, through the collector view, and then UNPROTed, or (b) when it
- * is above gc.alloc_low and the mutator allocates black objects on it.
- * The page holding the copy frontier is closed (the frontier moves to the
- * next page) before it is scanned, so no unscanned copy ever lands on an
- * accessible page.  A page is scanned at most once per cycle: its state
- * goes UNSCANNED -> SCANNED under the collector lock, after its UNPROT.
+ * pointer into them.  A page goes UNSCANNED -> SCANNED (scanned through
+ * the collector view, still protected) -> OPEN (unprotected) under the
+ * collector lock, each step once per cycle.  Scanning and opening are
+ * apart: increments only scan; the mutator's first touch of a scanned
+ * page traps and opens the run of scanned pages around it with one call
+ * (open_run), so pages the program never reads again cost no protection
+ * call, and an increment's pause holds no system call at all except the
+ * occasional PROTN ahead of the copies.  Allocation pages (above
+ * gc.alloc_low) are opened ALLOC_CHUNK at a time during a collection, and
+ * all at once between collections.  The page holding the copy frontier is
+ * closed (the frontier moves to the next page) before it is scanned, so no
+ * unscanned copy ever lands on a scanned page.
  *
  * Fault handler: vm_trap and everything it calls (scan_page, gc_forward,
  * gc_copy_alloc, gc_vm_close_copy_room, the spin lock, gc_pause_*) run in
@@ -40,8 +45,9 @@
 #include <string.h>
 #include <uvm.h>
 
-#define ALLOC_CHUNK 16          /* pages opened for allocation at a time */
+#define ALLOC_CHUNK 64          /* pages opened for allocation at a time */
 #define PROT_CHUNK 64           /* pages protected ahead of the copies */
+#define OPEN_CHUNK 64           /* scanned pages opened by one trap */
 
 static uvm_region *region;
 static atomic_flag spin = ATOMIC_FLAG_INIT;
@@ -108,67 +114,74 @@ static void scan_page_only(size_t idx)
     }
 }
 
-/* Open n scanned pages from idx on to the mutator: one UNPROT-like call
- * for the run (uvm_protn), then the states. */
-static void open_pages(size_t idx, size_t n)
+/* Open the run of scanned, still protected pages around idx (at most
+ * OPEN_CHUNK of them) with one call.  Scanned pages are not opened when
+ * they are scanned but when the mutator first touches one: a program that
+ * does not read an old page never pays a protection call for it, and one
+ * that does pays one call per run (Appel and Li: batch the changes). */
+static void open_run(size_t idx)
 {
-    char *pg = gc.to_lo + idx * gc.ps;
-    set_prot(pg, n, PROT_READ | PROT_WRITE);
-    for (size_t i = 0; i < n; i++)
-        __atomic_store_n(&gc.pstate[idx + i], PAGE_SCANNED, __ATOMIC_RELEASE);
+    size_t n = gc.semi / gc.ps, lo = idx, hi = idx + 1;
+    while (lo > 0 && hi - lo < OPEN_CHUNK / 2 &&
+           gc.pstate[lo - 1] == PAGE_SCANNED)
+        lo--;
+    while (hi < n && hi - lo < OPEN_CHUNK && gc.pstate[hi] == PAGE_SCANNED)
+        hi++;
+    set_prot(gc.to_lo + lo * gc.ps, hi - lo, PROT_READ | PROT_WRITE);
+    for (size_t i = lo; i < hi; i++)
+        __atomic_store_n(&gc.pstate[i], PAGE_OPEN, __ATOMIC_RELEASE);
 }
 
-static void scan_page(size_t idx)
-{
-    scan_page_only(idx);
-    open_pages(idx, 1);
-}
-
-/* Scan up to npages unscanned pages, lowest first (the Cheney order keeps
- * the unscanned pages one run), and open each run of them with one call
- * (Appel and Li: batch the protection changes).  1 when none is left.
+/* Scan up to npages unscanned pages, lowest first (Cheney order), but stop
+ * at the deadline: an increment's pause is bounded by time as well as by
+ * pages.  The pages stay protected until the mutator touches them
+ * (open_run).  Returns the pages scanned; *done = 1 when none is left.
  * Lock held. */
-int gc_vm_scan_pages(size_t npages)
+size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done)
 {
-    size_t n = gc.semi / gc.ps;
+    size_t n = gc.semi / gc.ps, scanned = 0;
+    *done = 0;
     for (;;) {
-        while (gc.cursor < n && gc.pstate[gc.cursor] == PAGE_SCANNED)
+        while (gc.cursor < n && gc.pstate[gc.cursor] != PAGE_UNSCANNED)
             gc.cursor++;
-        size_t c = gc.cursor, run = 0;
-        if (c >= n || gc.to_lo + c * gc.ps >= gc.copy)
-            return 1;
-        if (npages == 0)
-            return 0;
-        /* A run of unscanned pages below the frontier (which scanning
-         * pushes on), opened together once all are scanned. */
-        while (run < npages && c + run < n &&
-               gc.pstate[c + run] != PAGE_SCANNED &&
-               gc.to_lo + (c + run) * gc.ps < gc.copy) {
-            scan_page_only(c + run);
-            run++;
+        size_t c = gc.cursor;
+        if (c >= n || gc.to_lo + c * gc.ps >= gc.copy) {
+            *done = 1;
+            return scanned;
         }
-        open_pages(c, run);
-        npages -= run;
+        if (scanned >= npages ||
+            (deadline && scanned && gc_now_ns() >= deadline))
+            return scanned;
+        scan_page_only(c);
+        __atomic_store_n(&gc.pstate[c], PAGE_SCANNED, __ATOMIC_RELEASE);
+        scanned++;
     }
 }
 
+/* The fault handler: scan the page if no one has, then open its run.
+ * Faults on scanned pages also come after the collection has ended: the
+ * pages a collection scanned are opened only when touched. */
 static int vm_trap(const struct uvm_fault *f)
 {
     uint64_t t0 = gc_pause_begin();
     char *pg = f->page;
     gc_vm_lock();
-    if (!gc.active || pg < gc.to_lo || pg >= gc.to_hi) {
+    if (pg < gc.to_lo || pg >= gc.to_hi) {
         gc_vm_unlock();
         return UVM_DECLINE;                   /* a real crash */
     }
     size_t idx = (size_t)(pg - gc.to_lo) / gc.ps;
-    if (gc.pstate[idx] != PAGE_SCANNED) {
-        if (pg >= gc.copy) {
+    int st = gc.pstate[idx];
+    if (st == PAGE_UNSCANNED) {
+        if (!gc.active || pg >= gc.copy) {
             gc_vm_unlock();
             return UVM_DECLINE;               /* no object there */
         }
-        scan_page(idx);
+        scan_page_only(idx);
+        __atomic_store_n(&gc.pstate[idx], PAGE_SCANNED, __ATOMIC_RELEASE);
     }
+    if (st != PAGE_OPEN)
+        open_run(idx);
     gc_vm_unlock();
     __atomic_fetch_add(&gcs.traps, 1, __ATOMIC_RELAXED);
     gc_pause_end(H_SLOW, t0);
@@ -205,7 +218,9 @@ void gc_vm_open_alloc(char *low)
     gc_vm_lock();
     char *floor = page_ceil(gc.copy);
     if (low >= floor && low < gc.alloc_low) {
-        char *nl = low - (ALLOC_CHUNK - 1) * gc.ps;
+        /* Between collections nothing is copied: open all the room left
+         * with one call.  During one, a chunk, leaving copy room. */
+        char *nl = gc.active ? low - (ALLOC_CHUNK - 1) * gc.ps : floor;
         if (nl < floor || nl > low)
             nl = floor;
         set_prot(nl, (size_t)(gc.alloc_low - nl) / gc.ps,
@@ -250,8 +265,7 @@ static void *bg_main(void *arg)
         if (!gc.active)
             done = 1;
         else if ((size_t)(gc.alloc_low - gc.copy) >= reserve) {
-            done = gc_vm_scan_pages(1);
-            scanned = !done;
+            scanned = gc_vm_scan_pages(1, 0, &done) != 0;
         }
         gc_vm_unlock();
         if (scanned)

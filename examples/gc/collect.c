@@ -150,8 +150,10 @@ void gc_increment(void)
         size_t pages = gc.k * gc.debt / per_page;
         if (!gc_vm_trylock())
             return;                           /* the background scans */
-        gc.debt -= pages * per_page / gc.k;
-        done = gc_vm_scan_pages(pages ? pages : 1);
+        size_t got = gc_vm_scan_pages(pages ? pages : 1, t0 + gc.incr_ns,
+                                      &done);
+        size_t paid = got * per_page / gc.k;  /* the rest stays owed */
+        gc.debt = paid >= gc.debt ? 0 : gc.debt - paid;
         if (done)
             gc_end_collection();
         gc_vm_unlock();
@@ -176,8 +178,9 @@ void gc_collect_until_room(size_t bytes)
         gc_scan_linear(SIZE_MAX);
         gc_end_collection();
     } else {
+        int done;
         gc_vm_lock();
-        gc_vm_scan_pages(SIZE_MAX);
+        gc_vm_scan_pages(SIZE_MAX, 0, &done);
         gc_end_collection();
         gc_vm_unlock();
     }

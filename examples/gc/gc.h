@@ -57,6 +57,7 @@ struct gc_heap {
     long delta;               /* (c) gcv - mut */
     unsigned k;               /* (c) words scanned per word allocated */
     size_t quantum;           /* (c) words allocated between increments */
+    uint64_t incr_ns;         /* (c) vm: time budget of one increment */
     char *from_lo;            /* (L,h) from-space, mutator view */
     char *to_lo, *to_hi;      /* (L,h) to-space, mutator view */
     char *copy;               /* (L,h) copy frontier, grows up */
@@ -70,7 +71,9 @@ struct gc_heap {
     size_t cursor;            /* (L) vm: lowest page maybe unscanned */
     unsigned char *pstate;    /* (L,h) vm: per to-space page state */
 };
-enum { PAGE_UNSCANNED = 0, PAGE_SCANNED = 1 };
+/* vm page states: unscanned copies (protected); scanned but still
+ * protected; scanned and open to the mutator. */
+enum { PAGE_UNSCANNED = 0, PAGE_SCANNED = 1, PAGE_OPEN = 2 };
 
 extern struct gc_heap gc;
 extern int gc_soft_active;    /* soft mode, collecting: barrier armed */
@@ -84,7 +87,7 @@ extern size_t gc_nroots;
 
 /* ---- heap.c: spaces, allocation, views ---- */
 int gc_init(int mode, int concurrent, size_t semi_bytes, unsigned k,
-            unsigned batch);
+            unsigned batch, unsigned incr_us);
 void gc_fini(void);
 gc_obj *gc_alloc(size_t nptr, size_t nwords);
 static inline gc_word *gc_view(const void *mut_addr)
@@ -129,7 +132,7 @@ static inline void gc_st(gc_obj *o, size_t i, gc_obj *v)
 int gc_vm_init(void);
 void gc_vm_fini(void);
 void gc_vm_flip(void);                          /* protect to-space */
-int gc_vm_scan_pages(size_t npages);            /* 1: nothing left */
+size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done);
 void gc_vm_open_alloc(char *low);               /* let the mutator in */
 void gc_vm_lock(void);
 int gc_vm_trylock(void);

@@ -35,6 +35,9 @@ static void usage(void)
 "  -k K                     words scanned per word allocated (default 4)\n"
 "  --batch P                vm mode: pages scanned per increment (default 4;\n"
 "                           trades pause length for fewer UNPROT calls)\n"
+"  --incr-us U              vm mode: end an increment after U us even if\n"
+"                           its pages are not all scanned (default 100;\n"
+"                           0: no time bound)\n"
 "  --csv                    report as CSV\n"
 "  --report FILE            write the report to FILE (default stderr)\n"
 "  --plot FILE.png          plot pause distributions and MMU curves\n"
@@ -49,7 +52,7 @@ struct job {
     int bench;                      /* 0 gcbench, 1 binary-trees */
     long a[4];
     size_t heap;
-    unsigned k, batch;
+    unsigned k, batch, incr_us;
     int concurrent;
 };
 
@@ -72,7 +75,7 @@ static int run_child(const struct job *j, int mode, int conc, int wfd)
     gcs.mode = mode;
     gcs.concurrent = conc && mode == GC_VM;
     if (gc_pauses_init() != 0 ||
-        gc_init(mode, conc, j->heap, j->k, j->batch) != 0) {
+        gc_init(mode, conc, j->heap, j->k, j->batch, j->incr_us) != 0) {
         perror("uvm-gc: heap");
         return 1;
     }
@@ -220,6 +223,7 @@ static int parse(int argc, char **argv, struct job *j, struct opts *o,
         else if (!strcmp(a, "--heap")) o->heap_mb = atof(value(argc, argv, &i));
         else if (!strcmp(a, "-k")) j->k = (unsigned)number("-k", value(argc, argv, &i));
         else if (!strcmp(a, "--batch")) j->batch = (unsigned)number("--batch", value(argc, argv, &i));
+        else if (!strcmp(a, "--incr-us")) j->incr_us = (unsigned)number("--incr-us", value(argc, argv, &i));
         else if (!strcmp(a, "--csv")) o->csv = 1;
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if (!strcmp(a, "--breakdown")) o->breakdown = 1;
@@ -282,7 +286,7 @@ static void workload(struct job *j, char **pos, int npos)
 
 int main(int argc, char **argv)
 {
-    struct job j = { .k = 4, .batch = 4, .a = { 18, 16, 16, 500000 } };
+    struct job j = { .k = 4, .batch = 4, .incr_us = 100, .a = { 18, 16, 16, 500000 } };
     struct opts o = { .mode = "all" };
     int modes[GC_NMODES + 1], conc[GC_NMODES + 1], nmodes = 0;
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
