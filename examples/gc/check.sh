@@ -40,6 +40,25 @@ run gcb-vm-conc $here/uvm-gc --mode vm --concurrent --heap 4 gcbench 14 12 12 50
 for m in soft vm vm-conc; do
     same gcb-$m-matches-stop "$tmp/gcb-$m.out" "$tmp/gcb-stop.out"
 done
+# The graph walk, small: 4096 nodes in a 1.5 MB semispace, so that several
+# collections copy the graph while it is being read.
+for m in stop soft vm; do
+    run graph-$m $here/uvm-gc --mode $m --heap 1.5 graph 4096 1200000
+done
+run graph-vm-conc $here/uvm-gc --mode vm --concurrent --heap 1.5 graph 4096 1200000
+for m in soft vm vm-conc; do
+    same graph-$m-matches-stop "$tmp/graph-$m.out" "$tmp/graph-stop.out"
+done
+grep -q '^graph walk done$' "$tmp/graph-stop.out" ||
+    { echo "FAIL graph walk did not finish"; fail=1; }
+if grep -q '^vm  .* 0 traps' "$tmp/graph-vm.err" ||
+   ! awk '$1 == "vm" && $2 >= 2 { ok = 1 } END { exit !ok }' \
+        "$tmp/graph-vm.err"; then
+    echo "FAIL graph-vm-collects (wants 2+ collections while walking)"
+    cat "$tmp/graph-vm.err"; fail=1
+else
+    echo "ok   graph-vm-collects"
+fi
 grep -q '^Completed$' "$tmp/gcb-stop.out" && grep -q intact "$tmp/gcb-stop.out" ||
     { echo "FAIL gcbench did not complete intact"; fail=1; }
 

@@ -166,6 +166,7 @@ struct gc_stats {
     unsigned long collections, traps, slow_paths, increments, bg_pages;
     unsigned long finishes;       /* collections completed synchronously */
     double total_ms;
+    double cpu_ms;                /* user + system, all threads */
     long peak_rss_kb;
     unsigned long count[GC_NHIST];
     uint64_t min[GC_NHIST], max[GC_NHIST];
@@ -207,5 +208,6 @@ void gc_mmu_curve(struct gc_stats *s, const struct gc_pause *p, size_t n,
 int gc_gcbench(FILE *out, int stretch, int longlived, int maxdepth,
                long arraysize);
 int gc_binary_trees(FILE *out, unsigned n);
+int gc_graph(FILE *out, unsigned long n, unsigned long steps);
 
 #endif /* GC_H */

@@ -27,6 +27,7 @@ static void usage(void)
     fprintf(stderr,
 "usage: uvm-gc [options] gcbench [STRETCH LONGLIVED MAXDEPTH ARRAYSIZE]\n"
 "       uvm-gc [options] binary-trees N\n"
+"       uvm-gc [options] graph [NODES STEPS]   (default 32768 4000000)\n"
 "options:\n"
 "  --mode stop|soft|vm|all  collector barrier (default all: one child each)\n"
 "  --concurrent             vm mode: a background thread scans pages too\n"
@@ -49,7 +50,7 @@ static void usage(void)
 }
 
 struct job {
-    int bench;                      /* 0 gcbench, 1 binary-trees */
+    int bench;                      /* 0 gcbench, 1 binary-trees, 2 graph */
     long a[4];
     size_t heap;
     unsigned k, batch, incr_us;
@@ -85,7 +86,8 @@ static int run_child(const struct job *j, int mode, int conc, int wfd)
     uint64_t t0 = gc_now_ns();
     int rc = j->bench == 0
         ? gc_gcbench(out, (int)j->a[0], (int)j->a[1], (int)j->a[2], j->a[3])
-        : gc_binary_trees(out, (unsigned)j->a[0]);
+        : j->bench == 1 ? gc_binary_trees(out, (unsigned)j->a[0])
+        : gc_graph(out, (unsigned long)j->a[0], (unsigned long)j->a[1]);
     uint64_t t1 = gc_now_ns();
     gcs.total_ms = (double)(t1 - t0) / 1e6;
     for (int i = 0; i < GC_NTOP; i++)
@@ -93,6 +95,8 @@ static int run_child(const struct job *j, int mode, int conc, int wfd)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     gcs.peak_rss_kb = ru.ru_maxrss;
+    gcs.cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     gc_fini();
     fclose(out);
     size_t np;
@@ -256,6 +260,11 @@ static void workload(struct job *j, char **pos, int npos)
             fprintf(stderr, "uvm-gc: binary-trees needs N\n");
             usage();
         }
+    } else if (!strcmp(w, "graph")) {
+        j->bench = 2;
+        max = 2;
+        j->a[0] = 32768;
+        j->a[1] = 4000000;
     } else {
         fprintf(stderr, "uvm-gc: unknown workload '%s'\n", w);
         usage();
@@ -274,6 +283,10 @@ static void workload(struct job *j, char **pos, int npos)
     }
     if (j->bench == 0) {
         j->heap = 32u << 20;
+    } else if (j->bench == 2) {
+        /* Room for the graph (128 bytes a node, plus its directory) three
+         * times over, so that collections come every few million bytes. */
+        j->heap = (size_t)j->a[0] * 3 * 136 + (4u << 20);
     } else {
         if (j->a[0] > 28)
             usage();

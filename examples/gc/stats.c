@@ -191,10 +191,10 @@ void gc_report_text(FILE *f, const struct gc_stats *s, int n)
 {
     fprintf(f, "latencies in microseconds: min/median/p99/max; MMU: minimum "
             "mutator utilization in any 1 ms / 10 ms window\n");
-    fprintf(f, "%-8s %5s %-31s %-31s %9s %8s %10s %7s %7s %9s %8s\n", "mode",
-            "GCs", "flip pause", "trap/barrier slow path", "slow/GC",
+    fprintf(f, "%-8s %5s %-31s %-31s %9s %8s %10s %7s %7s %9s %7s %8s\n",
+            "mode", "GCs", "flip pause", "trap/barrier slow path", "slow/GC",
             "max incr", "max pause", "MMU 1ms", "MMU10ms", "total ms",
-            "peak MB");
+            "CPU ms", "peak MB");
     for (int i = 0; i < n; i++) {
         const struct gc_stats *x = &s[i];
         char flip[64], slow[64];
@@ -211,9 +211,9 @@ void gc_report_text(FILE *f, const struct gc_stats *s, int n)
         double per = x->collections ? (double)x->count[H_SLOW] / x->collections
                                     : 0;
         fprintf(f, "%-8s %5lu %-31s %-31s %9.0f %8.1f %10.1f %7.3f %7.3f "
-                "%9.0f %8.1f\n", gc_label(x), x->collections, flip, slow, per,
-                us(x->max[H_INCR]), us(x->max[H_ALL]), x->mmu_1ms,
-                x->mmu_10ms, x->total_ms, x->peak_rss_kb / 1024.0);
+                "%9.0f %7.0f %8.1f\n", gc_label(x), x->collections, flip, slow,
+                per, us(x->max[H_INCR]), us(x->max[H_ALL]), x->mmu_1ms,
+                x->mmu_10ms, x->total_ms, x->cpu_ms, x->peak_rss_kb / 1024.0);
     }
     for (int i = 0; i < n; i++) {
         const struct gc_stats *x = &s[i];
@@ -235,17 +235,17 @@ void gc_report_csv(FILE *f, const struct gc_stats *s, int n)
     fprintf(f, "mode,collections,flip_min_us,flip_median_us,flip_p99_us,"
             "flip_max_us,slow_count,slow_min_us,slow_median_us,slow_p99_us,"
             "slow_max_us,slow_per_collection,incr_max_us,max_pause_us,"
-            "mmu_1ms,mmu_10ms,total_ms,peak_rss_kb\n");
+            "mmu_1ms,mmu_10ms,total_ms,cpu_ms,peak_rss_kb\n");
     for (int i = 0; i < n; i++) {
         const struct gc_stats *x = &s[i];
         fprintf(f, "%s,%lu,", gc_label(x), x->collections);
         lat4(f, x, H_FLIP, ",");
         fprintf(f, ",%lu,", x->count[H_SLOW]);
         lat4(f, x, H_SLOW, ",");
-        fprintf(f, ",%.1f,%.1f,%.1f,%.4f,%.4f,%.1f,%ld\n",
+        fprintf(f, ",%.1f,%.1f,%.1f,%.4f,%.4f,%.1f,%.1f,%ld\n",
                 x->collections ? (double)x->count[H_SLOW] / x->collections : 0,
                 us(x->max[H_INCR]), us(x->max[H_ALL]), x->mmu_1ms,
-                x->mmu_10ms, x->total_ms, x->peak_rss_kb);
+                x->mmu_10ms, x->total_ms, x->cpu_ms, x->peak_rss_kb);
     }
 }
 
