@@ -43,10 +43,11 @@ typedef struct gc_obj { gc_word hdr; gc_word f[]; } gc_obj;
 enum gc_mode { GC_STOP, GC_SOFT, GC_VM, GC_NMODES };
 
 /* The collector's global state.  Key: (c) constant after gc_init;
- * (m) mutator thread only; (L) under the collector lock in --concurrent
- * vm mode (otherwise touched by the mutator and by its own trap handler,
- * which never interrupts collector code: the collector touches only the
- * collector view).  Fields the trap handler reads are marked (h). */
+ * (m) mutator thread only (its trap handler included: it never interrupts
+ * collector code, which touches only the collector view); (f) changed only
+ * by the flip, while the --concurrent background thread is between pages
+ * (gc_vm_quiesce); (a) atomic, read by the background thread, written as
+ * the note says.  Fields the trap handler reads are marked (h). */
 struct gc_heap {
     int mode;                 /* (c) enum gc_mode */
     int concurrent;           /* (c) vm mode: a background scanner thread */
@@ -58,22 +59,26 @@ struct gc_heap {
     unsigned k;               /* (c) words scanned per word allocated */
     size_t quantum;           /* (c) words allocated between increments */
     uint64_t incr_ns;         /* (c) vm: time budget of one increment */
-    char *from_lo;            /* (L,h) from-space, mutator view */
-    char *to_lo, *to_hi;      /* (L,h) to-space, mutator view */
-    char *copy;               /* (L,h) copy frontier, grows up */
+    char *from_lo;            /* (f,h) from-space, mutator view */
+    char *to_lo, *to_hi;      /* (f,h) to-space, mutator view */
+    char *copy;               /* (a,h) copy frontier, grows up (vm: whole
+                               * pages, taken with CAS by both threads) */
     char *scan;               /* (m) Cheney scan pointer (stop, soft) */
     char *top;                /* (m) allocation pointer, grows down */
-    char *alloc_low;          /* (L,h) vm: lowest page open for allocation */
-    char *prot_hi;            /* (L,h) vm: copy pages below are protected */
-    int active;               /* (L,h) a collection is in progress */
+    char *alloc_low;          /* (m,h) vm: lowest page open for allocation */
+    char *prot_hi;            /* (a,h) vm: copy pages below are protected;
+                               * moved by the mutator only */
+    int active;               /* (a,h) a collection is in progress; set by
+                               * the mutator only */
     size_t debt;              /* (m) words allocated, not yet paid for */
-    unsigned epoch;           /* (L) large-object mark epoch */
-    size_t cursor;            /* (L) vm: lowest page maybe unscanned */
-    unsigned char *pstate;    /* (L,h) vm: per to-space page state */
+    unsigned epoch;           /* (f) large-object mark epoch */
+    size_t cursor;            /* (m) vm: lowest page maybe unscanned */
+    unsigned char *pstate;    /* (a,h) vm: per to-space page state */
+    uint32_t *pfill;          /* (a,h) vm: committed bytes | closed bit */
 };
 /* vm page states: unscanned copies (protected); scanned but still
  * protected; scanned and open to the mutator. */
-enum { PAGE_UNSCANNED = 0, PAGE_SCANNED = 1, PAGE_OPEN = 2 };
+enum { PAGE_UNSCANNED = 0, PAGE_SCANNED = 1, PAGE_OPEN = 2, PAGE_BUSY = 3 };
 
 extern struct gc_heap gc;
 extern int gc_soft_active;    /* soft mode, collecting: barrier armed */
@@ -134,9 +139,9 @@ void gc_vm_fini(void);
 void gc_vm_flip(void);                          /* protect to-space */
 size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done);
 void gc_vm_open_alloc(char *low);               /* let the mutator in */
-void gc_vm_lock(void);
-int gc_vm_trylock(void);
-void gc_vm_unlock(void);
+gc_obj *gc_vm_forward(gc_obj *p);               /* AS-safe */
+void gc_vm_quiesce(void);                       /* before the flip */
+void gc_vm_end(void);                           /* a collection ended */
 void gc_vm_wake(void);
 void gc_vm_close_copy_room(size_t bytes);       /* AS-safe */
 void gc_vm_cover(char *end);                    /* AS-safe */
@@ -165,6 +170,9 @@ struct gc_stats {
     int mode, concurrent;
     unsigned long collections, traps, slow_paths, increments, bg_pages;
     unsigned long finishes;       /* collections completed synchronously */
+    unsigned long duplicates;     /* vm: copies that lost a forwarding race */
+    unsigned long flip_waits;     /* vm+conc: flips that waited for bg */
+    uint64_t flip_wait_max;       /* ns */
     double total_ms;
     double cpu_ms;                /* user + system, all threads */
     long peak_rss_kb;

@@ -220,9 +220,12 @@ void gc_report_text(FILE *f, const struct gc_stats *s, int n)
         if (x->mode == GC_VM)
             fprintf(f, "%s: %lu traps, %lu increments, %lu pages scanned by "
                     "the background thread, %lu collections finished early, "
-                    "%lu protection calls by the mutator (%.1f ms)\n",
+                    "%lu protection calls by the mutator (%.1f ms), %lu "
+                    "duplicate copies, %lu flips waited for the background "
+                    "thread (max %.1f us)\n",
                     gc_label(x), x->traps, x->increments, x->bg_pages,
-                    x->finishes, x->nprot, (double)x->prot_ns / 1e6);
+                    x->finishes, x->nprot, (double)x->prot_ns / 1e6,
+                    x->duplicates, x->flip_waits, us(x->flip_wait_max));
         if (x->mode == GC_SOFT)
             fprintf(f, "%s: %lu barrier slow paths, %lu increments, %lu "
                     "collections finished early\n", gc_label(x), x->slow_paths,
