@@ -66,6 +66,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uvm.h>
 
 #define ALLOC_CHUNK 64          /* pages opened for allocation at a time */
@@ -85,6 +86,7 @@ static int bg_busy;             /* (atomic) the thread is inside a page */
 static char *alloc_floor;       /* (m) --concurrent, between collections:
                                  * lowest page allocation may have */
 static size_t prot_chunk;       /* (c) pages protected ahead of copies */
+static unsigned stall_ms;       /* (c) test only: UVM_GC_TEST_BG_STALL_MS */
 
 static size_t idx_of(const char *pg)
 {
@@ -427,6 +429,10 @@ static int bg_one(size_t *cursor, unsigned *epoch)
     if (!__atomic_compare_exchange_n(&gc.pstate[*cursor], &want, PAGE_BUSY,
                                      0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         goto out;
+    if (stall_ms) {                       /* as if the host descheduled us */
+        struct timespec ts = { stall_ms / 1000, (long)(stall_ms % 1000) * 1000000 };
+        nanosleep(&ts, NULL);
+    }
     if (scan_page(*cursor) == 0) {
         want = PAGE_BUSY;                 /* a trap may have finished it */
         __atomic_compare_exchange_n(&gc.pstate[*cursor], &want, PAGE_SCANNED,
@@ -498,6 +504,8 @@ int gc_vm_init(void)
     if (region == NULL)
         return -1;
     bg_go = bg_stop = 0;
+    const char *st = getenv("UVM_GC_TEST_BG_STALL_MS");
+    stall_ms = st ? (unsigned)atoi(st) : 0;
     if (gc.concurrent && pthread_create(&bg, NULL, bg_main, NULL) != 0)
         return -1;
     return 0;
