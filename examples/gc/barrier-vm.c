@@ -59,6 +59,7 @@
  * clock_gettime, getrusage and write/_exit (gc_fatal); no lock, no malloc,
  * no stdio.
  */
+#define _GNU_SOURCE 1   /* SCHED_BATCH */
 #include "gc.h"
 
 #include <pthread.h>
@@ -508,6 +509,13 @@ int gc_vm_init(void)
     stall_ms = st ? (unsigned)atoi(st) : 0;
     if (gc.concurrent && pthread_create(&bg, NULL, bg_main, NULL) != 0)
         return -1;
+    if (gc.concurrent) {
+        /* SCHED_BATCH: waking the thread at a flip must not preempt the
+         * mutator on its own CPU (measured: --concurrent flips took 5 ms
+         * median off-CPU under load with the default policy). */
+        struct sched_param sp = { 0 };
+        (void)pthread_setschedparam(bg, SCHED_BATCH, &sp);
+    }
     return 0;
 }
 
