@@ -27,7 +27,7 @@ static void usage(void)
     fprintf(stderr,
 "usage: uvm-gc [options] gcbench [STRETCH LONGLIVED MAXDEPTH ARRAYSIZE]\n"
 "       uvm-gc [options] binary-trees N\n"
-"       uvm-gc [options] graph [NODES STEPS]   (default 32768 4000000)\n"
+"       uvm-gc [options] graph [NODES STEPS]   (default 32768 8000000)\n"
 "options:\n"
 "  --mode stop|soft|vm|all  collector barrier (default all: one child each)\n"
 "  --concurrent             vm mode: a background thread scans pages too\n"
@@ -264,7 +264,7 @@ static void workload(struct job *j, char **pos, int npos)
         j->bench = 2;
         max = 2;
         j->a[0] = 32768;
-        j->a[1] = 4000000;
+        j->a[1] = 8000000;
     } else {
         fprintf(stderr, "uvm-gc: unknown workload '%s'\n", w);
         usage();
@@ -284,9 +284,9 @@ static void workload(struct job *j, char **pos, int npos)
     if (j->bench == 0) {
         j->heap = 32u << 20;
     } else if (j->bench == 2) {
-        /* Room for the graph (128 bytes a node, plus its directory) three
-         * times over, so that collections come every few million bytes. */
-        j->heap = (size_t)j->a[0] * 3 * 136 + (4u << 20);
+        /* Room for the graph (128 bytes a node, plus its directory) twice
+         * over, so that collections come every few million bytes. */
+        j->heap = (size_t)j->a[0] * 2 * 136 + (1u << 20);
     } else {
         if (j->a[0] > 28)
             usage();

@@ -279,6 +279,10 @@ static int plot_data(FILE *d, const struct gc_stats *s, int n)
 {
     for (int i = 0; i < n; i++) {
         unsigned long left = s[i].count[H_ALL];
+        if (left == 0) {
+            fprintf(d, "1 1\n\n\n");          /* plotted as NaN */
+            continue;
+        }
         for (size_t b = 0; b < GC_HBUCKETS && left > 0; b++) {
             if (s[i].bucket[H_ALL][b] == 0)
                 continue;
@@ -327,10 +331,11 @@ int gc_plot(const char *png, const struct gc_stats *s, int n)
                "set title 'pause distribution'\n"
                "set xlabel 'pause (us)'\nset ylabel 'pauses >= x'\n"
                "plot ", png, us(hi) * 2);
-    for (int i = 0; i < n; i++)
-        fprintf(g, "%s'%s' index %d using 1:2 with steps lw 2 "
-                   "title '%s (max %.0f us)'", i ? ", " : "", dat, i,
-                gc_label(&s[i]), us(s[i].max[H_ALL]));
+    for (int i = 0; i < n; i++)       /* a mode without pauses: a key only */
+        fprintf(g, s[i].count[H_ALL] ? "%s'%s' index %d using 1:2 with steps "
+                   "lw 2 title '%s (max %.0f us)'"
+                   : "%s'%s' index %d using 1:(NaN) title '%s (no pauses)'",
+                i ? ", " : "", dat, i, gc_label(&s[i]), us(s[i].max[H_ALL]));
     fprintf(g, "\nunset logscale y\nset logscale x\nset autoscale x\n"
                "set yrange [0:1.02]\nset key bottom right\n"
                "set title 'minimum mutator utilization'\n"
