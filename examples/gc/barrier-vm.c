@@ -25,7 +25,8 @@
  * below gc.prot_hi while copies may still be made) are opened ALLOC_CHUNK
  * at a time during a collection, all at once between collections.
  *
- * Concurrency (--concurrent): the mutator (its increments and its trap
+ * Concurrency (--concurrent; plain vm runs the same code with plain
+ * stores instead of the CASes, as no other thread copies): the mutator (its increments and its trap
  * handler, which never run at once) and the background thread both copy
  * and scan, and neither ever waits for the other, so a trap costs what it
  * costs without the thread (Baker's invariant kept with CAS instead of a
@@ -89,9 +90,11 @@ static char *alloc_floor;       /* (m) --concurrent, between collections:
 static size_t prot_chunk;       /* (c) pages protected ahead of copies */
 static unsigned stall_ms;       /* (c) test only: UVM_GC_TEST_BG_STALL_MS */
 
+static unsigned pshift;         /* (c) log2 of the page size */
+
 static size_t idx_of(const char *pg)
 {
-    return (size_t)(pg - gc.to_lo) / gc.ps;
+    return (size_t)(pg - gc.to_lo) >> pshift;   /* no division per copy */
 }
 
 static int state(size_t i)
@@ -171,6 +174,10 @@ static char *lab_copy(const gc_word *src, gc_word h)
                 d[0] = h;
                 for (size_t i = 1; i < nw; i++)  /* no memcpy: AS-safe */
                     d[i] = src[i];
+                if (!gc.concurrent) {    /* no one else: no CAS */
+                    *pf = f + bytes;
+                    return lab + f;
+                }
                 if (__atomic_compare_exchange_n(pf, &f, f + bytes, 0,
                                                 __ATOMIC_RELEASE,
                                                 __ATOMIC_RELAXED))
@@ -193,6 +200,10 @@ gc_obj *gc_vm_forward(gc_obj *p)
     char *dst = lab_copy(g, h);
     if (dst == NULL)
         return NULL;
+    if (!gc.concurrent) {
+        g[0] = (gc_word)dst | GC_HDR_FWD;
+        return (gc_obj *)dst;
+    }
     if (__atomic_compare_exchange_n(&g[0], &h, (gc_word)dst | GC_HDR_FWD, 0,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return (gc_obj *)dst;
@@ -218,8 +229,11 @@ static int scan_object(char *obj)
         gc_obj *n = gc_vm_forward((gc_obj *)v);
         if (n == NULL)
             return -1;
-        __atomic_compare_exchange_n(&g[1 + i], &v, (gc_word)n, 0,
-                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        if (!gc.concurrent)
+            g[1 + i] = (gc_word)n;
+        else
+            __atomic_compare_exchange_n(&g[1 + i], &v, (gc_word)n, 0,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     }
     return 0;
 }
@@ -492,6 +506,7 @@ void gc_vm_wake(void)
 int gc_vm_init(void)
 {
     is_mutator = 1;
+    pshift = (unsigned)__builtin_ctzl(gc.ps);
     /* Protected room ahead of the copies: PROT_CHUNK pages, less in small
      * heaps, where allocation cannot use it while a collection runs. */
     prot_chunk = gc.semi / gc.ps / 16;
