@@ -23,7 +23,7 @@
  * the program never reads again cost no protection call (Appel and Li:
  * batch the changes).  Allocation pages (at and above gc.alloc_low, never
  * below gc.prot_hi while copies may still be made) are opened ALLOC_CHUNK
- * at a time during a collection, all at once between collections.
+ * at a time.
  *
  * Concurrency (--concurrent; plain vm runs the same code with plain
  * stores instead of the CASes, as no other thread copies): the mutator (its increments and its trap
@@ -72,8 +72,8 @@
 #include <uvm.h>
 
 #define ALLOC_CHUNK 64          /* pages opened for allocation at a time */
-#define PROT_CHUNK 64           /* pages protected ahead of the copies */
-#define OPEN_CHUNK 64           /* scanned pages opened by one trap */
+#define PROT_CHUNK 16           /* pages protected ahead of the copies */
+#define OPEN_CHUNK 16           /* scanned pages opened by one trap */
 #define PFILL_CLOSED 0x80000000u
 
 static uvm_region *region;
@@ -238,19 +238,32 @@ static int scan_object(char *obj)
     return 0;
 }
 
-/* Close the page to further copies, then scan what it holds. */
-static int scan_page(size_t idx)
+/* Scan the page from byte *off on, closing it to further copies first (a
+ * page's committed fill is final once closed, so a scan in pieces sees
+ * the same objects).  With a deadline, stop once it has passed (checked
+ * every few objects): 1 when the page is done, 0 when stopped early, -1
+ * when the background thread ran out of copy room. */
+static int scan_page_part(size_t idx, uint32_t *off, uint64_t deadline)
 {
     char *pg = gc.to_lo + idx * gc.ps;
     uint32_t f = __atomic_fetch_or(&gc.pfill[idx], PFILL_CLOSED,
                                    __ATOMIC_ACQ_REL) & ~PFILL_CLOSED;
-    for (uint32_t off = 0; off < f;) {
-        gc_word h = *gc_view(pg + off);
-        if (scan_object(pg + off) != 0)
+    for (unsigned n = 1; *off < f; n++) {
+        gc_word h = *gc_view(pg + *off);
+        if (scan_object(pg + *off) != 0)
             return -1;
-        off += (uint32_t)(8 * (GC_NWORDS(h) + 1));
+        *off += (uint32_t)(8 * (GC_NWORDS(h) + 1));
+        if (deadline && n % 4 == 0 && *off < f && gc_now_ns() >= deadline)
+            return 0;
     }
-    return 0;
+    return 1;
+}
+
+/* Scan the whole page (traps, the background thread). */
+static int scan_page(size_t idx)
+{
+    uint32_t off = 0;
+    return scan_page_part(idx, &off, 0) > 0 ? 0 : -1;
 }
 
 /* Open the run of scanned, still protected pages around idx (at most
@@ -272,29 +285,40 @@ static void open_run(size_t idx)
 }
 
 /* Scan (for the mutator) up to npages pages not yet scanned, lowest first,
- * stopping at the deadline once one is done: an increment's pause is
- * bounded by time as well as by pages.  A page the background thread is
- * scanning is scanned here too (the mutator never waits for it).  Returns
- * the pages scanned; *done = 1 when every page below the frontier is. */
+ * stopping at the deadline, even in the middle of a page, once something
+ * is done: an increment's pause is bounded by time, not only by pages (on
+ * a host where a touch of a page not touched lately costs microseconds, a
+ * single page can take most of a millisecond).  A page the background
+ * thread is scanning is scanned here too (the mutator never waits for
+ * it); a page scanned in part stays protected, and a trap on it scans it
+ * whole.  Returns the words of to-space scanned; *done = 1 when every
+ * page below the frontier is scanned. */
 size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done)
 {
-    size_t scanned = 0;
+    size_t pages = 0, words = 0;
     *done = 0;
     for (;;) {
         size_t top = idx_of(frontier());
         while (gc.cursor < top && state(gc.cursor) != PAGE_UNSCANNED &&
-               state(gc.cursor) != PAGE_BUSY)
+               state(gc.cursor) != PAGE_BUSY) {
             gc.cursor++;
+            gc.cursor_off = 0;
+        }
         if (gc.cursor >= top) {
             *done = 1;
-            return scanned;
+            return words;
         }
-        if (scanned >= npages ||
-            (deadline && scanned && gc_now_ns() >= deadline))
-            return scanned;
-        scan_page(gc.cursor);
-        set_state(gc.cursor, PAGE_SCANNED);
-        scanned++;
+        if (pages >= npages ||
+            (deadline && words && gc_now_ns() >= deadline))
+            return words;
+        uint32_t from = gc.cursor_off;
+        if (scan_page_part(gc.cursor, &gc.cursor_off, deadline) > 0) {
+            set_state(gc.cursor, PAGE_SCANNED);
+            words += (gc.ps - from) / 8;
+            pages++;
+        } else {
+            words += (gc.cursor_off - from) / 8 + 1;   /* deadline */
+        }
     }
 }
 
@@ -303,15 +327,19 @@ size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done)
  * ended: a collection's pages are opened only when touched. */
 static int vm_trap(const struct uvm_fault *f)
 {
-    uint64_t t0 = gc_pause_begin();
+    uint64_t t0 = gc_pause_begin_rt();
     char *pg = f->page;
-    if (pg < gc.to_lo || pg >= gc.to_hi)
+    if (pg < gc.to_lo || pg >= gc.to_hi) {
+        gc_pause_cancel();
         return UVM_DECLINE;                   /* a real crash */
+    }
     size_t idx = idx_of(pg);
     int st = state(idx);
     if (st == PAGE_UNSCANNED || st == PAGE_BUSY) {
-        if (!gc.active || pg >= frontier())
+        if (!gc.active || pg >= frontier()) {
+            gc_pause_cancel();
             return UVM_DECLINE;               /* no object there */
+        }
         scan_page(idx);
         set_state(idx, PAGE_SCANNED);
     }
@@ -346,6 +374,7 @@ void gc_vm_flip(void)
     memset(gc.pstate, PAGE_UNSCANNED, n);
     memset(gc.pfill, 0, n * sizeof *gc.pfill);
     gc.cursor = 0;
+    gc.cursor_off = 0;
     gc.alloc_low = gc.to_hi;
     __atomic_store_n(&gc.prot_hi, gc.to_lo, __ATOMIC_RELEASE);
 }
@@ -388,14 +417,17 @@ void gc_vm_end(void)
  * thread may take any page below gc.prot_hi. */
 void gc_vm_open_alloc(char *low)
 {
+    uint64_t t0 = gc_pause_begin_rt();  /* collector work: a pause */
     char *floor = page_ceil(frontier());
     if (gc.concurrent)
         floor = gc.active ? (floor < gc.prot_hi ? gc.prot_hi : floor)
                           : alloc_floor;
     if (low >= floor && low < gc.alloc_low) {
-        /* Between collections nothing is copied: open all the room left
-         * with one call.  During one, a chunk, leaving copy room. */
-        char *nl = gc.active ? low - (ALLOC_CHUNK - 1) * gc.ps : floor;
+        /* A chunk at a time, even between collections: one protection
+         * call costs about in proportion to its pages on a host with
+         * costly page-table changes (measured: 300-900 us to open all the
+         * room left at once), and it is a pause. */
+        char *nl = low - (ALLOC_CHUNK - 1) * gc.ps;
         if (nl < floor || nl > low)
             nl = floor;
         set_prot(nl, (size_t)(gc.alloc_low - nl) / gc.ps,
@@ -404,6 +436,7 @@ void gc_vm_open_alloc(char *low)
         if (gc.prot_hi > nl)          /* no longer copy room (plain vm) */
             __atomic_store_n(&gc.prot_hi, nl, __ATOMIC_RELEASE);
     }
+    gc_pause_end(H_INCR, t0);
 }
 
 /* The copies need the pages opened for allocation but not used yet: close
@@ -448,7 +481,7 @@ static int bg_one(size_t *cursor, unsigned *epoch)
         struct timespec ts = { stall_ms / 1000, (long)(stall_ms % 1000) * 1000000 };
         nanosleep(&ts, NULL);
     }
-    if (scan_page(*cursor) == 0) {
+    if (scan_page(*cursor) == 0) {   /* whole: 0, or -1 for no room */
         want = PAGE_BUSY;                 /* a trap may have finished it */
         __atomic_compare_exchange_n(&gc.pstate[*cursor], &want, PAGE_SCANNED,
                                     0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);

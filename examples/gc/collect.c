@@ -103,7 +103,7 @@ void gc_end_collection(void)
  * whole collection happens here; the pause is recorded either way. */
 void gc_flip(void)
 {
-    uint64_t t0 = gc_pause_begin();
+    uint64_t t0 = gc_pause_begin_rt();
     if (gc.concurrent) {
         /* The background thread may still mark large objects of the cycle
          * that ended: sweep once it is quiescent. */
@@ -140,7 +140,7 @@ void gc_flip(void)
 /* Allocation pays for scanning: k words per word allocated. */
 void gc_increment(void)
 {
-    uint64_t t0 = gc_pause_begin();
+    uint64_t t0 = gc_pause_begin_rt();
     int done;
     if (gc.mode == GC_SOFT) {
         done = gc_scan_linear(gc.k * gc.debt);
@@ -150,7 +150,7 @@ void gc_increment(void)
         size_t pages = gc.k * gc.debt / per_page;
         size_t got = gc_vm_scan_pages(pages ? pages : 1, t0 + gc.incr_ns,
                                       &done);
-        size_t paid = got * per_page / gc.k;  /* the rest stays owed */
+        size_t paid = got / gc.k;             /* the rest stays owed */
         gc.debt = paid >= gc.debt ? 0 : gc.debt - paid;
         if (done)
             gc_end_collection();
@@ -170,7 +170,7 @@ void gc_collect_until_room(size_t bytes)
         gc_flip();
         return;
     }
-    uint64_t t0 = gc_pause_begin();
+    uint64_t t0 = gc_pause_begin_rt();
     if (gc.mode == GC_SOFT) {
         gc_scan_linear(SIZE_MAX);
         gc_end_collection();

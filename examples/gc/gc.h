@@ -73,6 +73,7 @@ struct gc_heap {
     size_t debt;              /* (m) words allocated, not yet paid for */
     unsigned epoch;           /* (f) large-object mark epoch */
     size_t cursor;            /* (m) vm: lowest page maybe unscanned */
+    uint32_t cursor_off;      /* (m) vm: bytes of it scanned so far */
     unsigned char *pstate;    /* (a,h) vm: per to-space page state */
     uint32_t *pfill;          /* (a,h) vm: committed bytes | closed bit */
 };
@@ -138,6 +139,7 @@ int gc_vm_init(void);
 void gc_vm_fini(void);
 void gc_vm_flip(void);                          /* protect to-space */
 size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done);
+                                                /* words scanned */
 void gc_vm_open_alloc(char *low);               /* let the mutator in */
 gc_obj *gc_vm_forward(gc_obj *p);               /* AS-safe */
 void gc_vm_quiesce(void);                       /* before the flip */
@@ -192,6 +194,9 @@ extern struct gc_stats gcs;            /* this process's run */
 extern int gc_breakdown;               /* (c) --breakdown */
 uint64_t gc_now_ns(void);                       /* AS-safe */
 uint64_t gc_pause_begin(void);                  /* AS-safe */
+uint64_t gc_pause_begin_rt(void);               /* AS-safe; --rt-pauses */
+void gc_pause_cancel(void);                     /* AS-safe */
+extern int gc_rt_pauses;                        /* (c) */
 void gc_pause_end(int hist, uint64_t t0);       /* AS-safe */
 void gc_prot_timed(uint64_t t0);                /* AS-safe */
 uint64_t gc_percentile(const struct gc_stats *s, int hist, double q);

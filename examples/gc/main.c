@@ -44,6 +44,9 @@ static void usage(void)
 "  --plot FILE.png          plot pause distributions and MMU curves\n"
 "  --quiet                  do not print the workload's output\n"
 "  --breakdown              also report where the longest pauses went\n"
+"  --rt-pauses              run flips, increments and traps SCHED_FIFO\n"
+"                           (needs CAP_SYS_NICE): pauses without the\n"
+"                           host's preemption, a diagnostic\n"
 "options may also follow the workload; with --mode all and --concurrent,\n"
 "vm runs both plain and concurrent\n");
     exit(2);
@@ -205,7 +208,7 @@ static const char *value(int argc, char **argv, int *i)
 struct opts {
     const char *plot, *report, *mode;
     double heap_mb;
-    int csv, quiet, breakdown;
+    int csv, quiet, breakdown, rt;
 };
 
 /* GNU convention: options may come before or after the workload name and
@@ -231,6 +234,7 @@ static int parse(int argc, char **argv, struct job *j, struct opts *o,
         else if (!strcmp(a, "--csv")) o->csv = 1;
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if (!strcmp(a, "--breakdown")) o->breakdown = 1;
+        else if (!strcmp(a, "--rt-pauses")) o->rt = 1;
         else if (!strcmp(a, "--report")) o->report = value(argc, argv, &i);
         else if (!strcmp(a, "--plot")) o->plot = value(argc, argv, &i);
         else {
@@ -313,6 +317,7 @@ int main(int argc, char **argv)
     if (o.heap_mb > 0)
         j.heap = (size_t)(o.heap_mb * 1048576.0);
     gc_breakdown = o.breakdown;
+    gc_rt_pauses = o.rt;
     if (!strcmp(o.mode, "all")) {
         for (int m = 0; m < GC_NMODES; m++, nmodes++) {
             modes[nmodes] = m;

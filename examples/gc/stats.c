@@ -22,6 +22,7 @@
 #define _GNU_SOURCE 1   /* RUSAGE_THREAD */
 #include "gc.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -30,6 +31,8 @@
 
 struct gc_stats gcs;
 int gc_breakdown;
+int gc_rt_pauses;
+static __thread int rt_on;
 
 /* The pause in progress on this thread (--breakdown). */
 static __thread struct {
@@ -57,6 +60,36 @@ static long minflt(void)
     struct rusage ru;
     getrusage(RUSAGE_THREAD, &ru);
     return ru.ru_minflt;
+}
+
+/* --rt-pauses: a collector pause (flip, increment, trap) runs SCHED_FIFO,
+ * so that other processes on a busy host cannot preempt it and its wall
+ * time is the collector's own.  A diagnostic, off by default: it needs
+ * CAP_SYS_NICE (without it nothing changes), and it costs two system calls
+ * a pause, so the soft barrier's slow paths (a few hundred ns) are left
+ * out. */
+uint64_t gc_pause_begin_rt(void)
+{
+    if (gc_rt_pauses) {
+        struct sched_param sp = { .sched_priority = 1 };
+        rt_on = sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
+    }
+    return gc_pause_begin();
+}
+
+static void rt_leave(void)
+{
+    if (rt_on) {
+        struct sched_param sp = { .sched_priority = 0 };
+        (void)sched_setscheduler(0, SCHED_OTHER, &sp);
+        rt_on = 0;
+    }
+}
+
+/* A pause begun that turned out not to be one (a trap declined). */
+void gc_pause_cancel(void)
+{
+    rt_leave();
 }
 
 uint64_t gc_pause_begin(void)
@@ -101,6 +134,7 @@ static void record(int h, uint64_t ns);
 void gc_pause_end(int h, uint64_t t0)
 {
     uint64_t t1 = gc_now_ns();
+    rt_leave();
     if (gc_breakdown)
         keep_top(h, t0, t1 - t0);
     record(h, t1 - t0);
