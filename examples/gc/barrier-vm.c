@@ -318,6 +318,7 @@ size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done)
             pages++;
         } else {
             words += (gc.cursor_off - from) / 8 + 1;   /* deadline */
+            gcs.partial++;
         }
     }
 }

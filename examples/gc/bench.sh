@@ -16,6 +16,7 @@ set -u
 gc=${1:-./examples/gc/uvm-gc}
 runs=${2:-5}
 out=${3:-bench-gc-results}
+flags=${4:-}       # e.g. --rt-pauses (make bench-gc BENCH_GC_FLAGS=...)
 mkdir -p "$out" || exit 1
 : > "$out/load.txt"
 r=1
@@ -32,7 +33,7 @@ while [ "$r" -le "$runs" ]; do
         [ "$r" -eq 1 ] && plot="--plot $out/$w.png"
         # shellcheck disable=SC2086
         "$gc" --quiet --concurrent --csv --report "$out/run$r-$w.csv" \
-            $plot $args || exit 1
+            $flags $plot $args || exit 1
     done
     r=$((r + 1))
 done
@@ -93,4 +94,17 @@ END {
   print "  vm/soft total, graph:      " hs
   print "  vm/soft CPU, graph:        " hc
 }' "$out"/run*-*.csv | tee "$out/summary.txt"
-echo "CSV reports, figures and summary.txt in $out/"
+# Where the longest pauses went (one more run of each workload, with the
+# per-pause breakdown; not part of the targets: it costs two system calls
+# a pause).
+for w in gcbench bt16 graph; do
+    case $w in
+        gcbench) args=gcbench ;;
+        bt16) args="binary-trees 16" ;;
+        graph) args=graph ;;
+    esac
+    # shellcheck disable=SC2086
+    "$gc" --quiet --concurrent --breakdown --report "$out/breakdown-$w.txt" \
+        $flags $args || exit 1
+done
+echo "CSV reports, figures, breakdown-*.txt and summary.txt in $out/"

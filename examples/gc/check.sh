@@ -66,6 +66,18 @@ fi
 grep -q '^Completed$' "$tmp/gcb-stop.out" && grep -q intact "$tmp/gcb-stop.out" ||
     { echo "FAIL gcbench did not complete intact"; fail=1; }
 
+# Increments bounded by time stop inside pages and resume there: with a
+# 1 us budget nearly every increment does, and the output must not change.
+for m in vm vm-conc; do
+    conc=; [ $m = vm-conc ] && conc=--concurrent
+    run incr1-$m $here/uvm-gc --mode vm $conc --incr-us 1 --batch 64 \
+        --heap 4 gcbench 14 12 12 50000
+    same incr1-$m-output "$tmp/incr1-$m.out" "$tmp/gcb-stop.out"
+    if grep -q 'increments, .* [1-9][0-9]* increments ended inside a page' \
+            "$tmp/incr1-$m.err"; then echo "ok   incr1-$m-stops-mid-page"
+    else echo "FAIL incr1-$m-stops-mid-page"; cat "$tmp/incr1-$m.err"; fail=1; fi
+done
+
 # --concurrent: a trap never waits for the background thread.  The test
 # knob stalls that thread for 300 ms inside every page it claims, as a
 # busy host may; the longest trap must stay far below that.

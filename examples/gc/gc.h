@@ -173,6 +173,7 @@ struct gc_stats {
     unsigned long collections, traps, slow_paths, increments, bg_pages;
     unsigned long finishes;       /* collections completed synchronously */
     unsigned long duplicates;     /* vm: copies that lost a forwarding race */
+    unsigned long partial;        /* vm: increments ended inside a page */
     unsigned long flip_waits;     /* vm+conc: flips that waited for bg */
     uint64_t flip_wait_max;       /* ns */
     double total_ms;

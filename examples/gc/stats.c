@@ -256,10 +256,12 @@ void gc_report_text(FILE *f, const struct gc_stats *s, int n)
                     "the background thread, %lu collections finished early, "
                     "%lu protection calls by the mutator (%.1f ms), %lu "
                     "duplicate copies, %lu flips waited for the background "
-                    "thread (max %.1f us)\n",
+                    "thread (max %.1f us), %lu increments ended inside a "
+                    "page\n",
                     gc_label(x), x->traps, x->increments, x->bg_pages,
                     x->finishes, x->nprot, (double)x->prot_ns / 1e6,
-                    x->duplicates, x->flip_waits, us(x->flip_wait_max));
+                    x->duplicates, x->flip_waits, us(x->flip_wait_max),
+                    x->partial);
         if (x->mode == GC_SOFT)
             fprintf(f, "%s: %lu barrier slow paths, %lu increments, %lu "
                     "collections finished early\n", gc_label(x), x->slow_paths,
