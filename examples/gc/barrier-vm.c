@@ -148,8 +148,10 @@ static char *take_page(void)
             continue;
         }
         if (__atomic_compare_exchange_n(&gc.copy, &c, c + gc.ps, 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            GC_ASSERT(c + gc.ps <= gc.alloc_low || !is_mutator);
             return c;
+        }
     }
 }
 
@@ -174,6 +176,7 @@ static char *lab_copy(const gc_word *src, gc_word h)
                 d[0] = h;
                 for (size_t i = 1; i < nw; i++)  /* no memcpy: AS-safe */
                     d[i] = src[i];
+                GC_ASSERT(lab >= gc.to_lo && lab < gc.prot_hi);
                 if (!gc.concurrent) {    /* no one else: no CAS */
                     *pf = f + bytes;
                     return lab + f;
@@ -248,6 +251,7 @@ static int scan_page_part(size_t idx, uint32_t *off, uint64_t deadline)
     char *pg = gc.to_lo + idx * gc.ps;
     uint32_t f = __atomic_fetch_or(&gc.pfill[idx], PFILL_CLOSED,
                                    __ATOMIC_ACQ_REL) & ~PFILL_CLOSED;
+    GC_ASSERT(idx < gc.semi / gc.ps && f <= gc.ps && *off <= f);
     for (unsigned n = 1; *off < f; n++) {
         gc_word h = *gc_view(pg + *off);
         if (scan_object(pg + *off) != 0)
@@ -279,6 +283,8 @@ static void open_run(size_t idx)
         lo--;
     while (hi < n && hi - lo < OPEN_CHUNK && state(hi) == PAGE_SCANNED)
         hi++;
+    for (size_t i = lo; i < hi; i++)     /* never a page with unscanned copies */
+        GC_ASSERT(state(i) == PAGE_SCANNED);
     set_prot(gc.to_lo + lo * gc.ps, hi - lo, PROT_READ | PROT_WRITE);
     for (size_t i = lo; i < hi; i++)
         set_state(i, PAGE_OPEN);
@@ -395,6 +401,7 @@ void gc_vm_cover(char *end)
         return;
     set_prot(gc.prot_hi, (size_t)(hi - gc.prot_hi) / gc.ps, PROT_NONE);
     __atomic_store_n(&gc.prot_hi, hi, __ATOMIC_RELEASE);
+    GC_ASSERT(gc.prot_hi <= gc.alloc_low);
 }
 
 /* The collection has ended (mutator).  With --concurrent, the background

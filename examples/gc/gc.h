@@ -7,8 +7,9 @@
  *
  * Objects.  An object is a header word followed by nwords payload words,
  * the first nptr of which are pointers (or NULL), the rest raw data.  A
- * header is never 0 (GC_HDR_OBJ is always set): a 0 word after the last
- * object of a page ends the page, so a page can be scanned on its own
+ * header is never 0 (GC_HDR_OBJ is always set): in stop and soft modes a
+ * 0 word after the last object of a page ends the page (vm mode keeps each
+ * page's committed fill instead), so a page can be scanned on its own
  * (Appel, Ellis and Li scan to-space in arbitrary page order).  A header
  * with bit 0 set is a forwarding pointer (mutator-view address | 1).
  * Objects in the semispaces never cross a page boundary; bigger ones live
@@ -25,9 +26,20 @@
 #ifndef GC_H
 #define GC_H
 
+#ifdef HAVE_CONFIG_H
+#include "config.h"             /* UVM_DEBUG: --enable-debug */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Invariants, checked in --enable-debug builds; AS-safe (gc_fatal). */
+#ifdef UVM_DEBUG
+#define GC_ASSERT(c) \
+    ((c) ? (void)0 : gc_fatal("invariant failed: " #c " (" __FILE__ ")"))
+#else
+#define GC_ASSERT(c) ((void)0)
+#endif
 
 typedef uint64_t gc_word;
 typedef struct gc_obj { gc_word hdr; gc_word f[]; } gc_obj;
