@@ -290,6 +290,30 @@ static void open_run(size_t idx)
         set_state(i, PAGE_OPEN);
 }
 
+/* The page an increment scans next (cursor < top): the one it left half
+ * done, else the lowest unscanned page, claimed (BUSY) so that the
+ * background thread leaves it alone, else (all the rest being scanned by
+ * the background thread) the lowest such page, scanned here too: the
+ * mutator helps rather than waits. */
+static size_t pick_page(size_t top)
+{
+    if (gc.part != SIZE_MAX && gc.part < top &&
+        state(gc.part) != PAGE_SCANNED && state(gc.part) != PAGE_OPEN)
+        return gc.part;
+    size_t busy = SIZE_MAX;
+    for (size_t i = gc.cursor; i < top; i++) {
+        unsigned char st = PAGE_UNSCANNED;
+        if (__atomic_compare_exchange_n(&gc.pstate[i], &st, PAGE_BUSY, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return i;
+        if (st == PAGE_BUSY && busy == SIZE_MAX)
+            busy = i;
+        if (i - gc.cursor > 64 && busy != SIZE_MAX)
+            break;                  /* do not search far while helping */
+    }
+    return busy != SIZE_MAX ? busy : gc.cursor;
+}
+
 /* Scan (for the mutator) up to npages pages not yet scanned, lowest first,
  * stopping at the deadline, even in the middle of a page, once something
  * is done: an increment's pause is bounded by time, not only by pages (on
@@ -305,21 +329,26 @@ size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done)
     *done = 0;
     for (;;) {
         size_t top = idx_of(frontier());
-        while (gc.cursor < top && state(gc.cursor) != PAGE_UNSCANNED &&
-               state(gc.cursor) != PAGE_BUSY) {
+        while (gc.cursor < top && (state(gc.cursor) == PAGE_SCANNED ||
+                                   state(gc.cursor) == PAGE_OPEN))
             gc.cursor++;
-            gc.cursor_off = 0;
-        }
         if (gc.cursor >= top) {
             *done = 1;
+            gc.part = SIZE_MAX;
             return words;
         }
         if (pages >= npages ||
             (deadline && words && gc_now_ns() >= deadline))
             return words;
+        size_t p = pick_page(top);
+        if (p != gc.part) {
+            gc.part = p;
+            gc.cursor_off = 0;
+        }
         uint32_t from = gc.cursor_off;
-        if (scan_page_part(gc.cursor, &gc.cursor_off, deadline) > 0) {
-            set_state(gc.cursor, PAGE_SCANNED);
+        if (scan_page_part(p, &gc.cursor_off, deadline) > 0) {
+            set_state(p, PAGE_SCANNED);
+            gc.part = SIZE_MAX;
             words += (gc.ps - from) / 8;
             pages++;
         } else {
@@ -382,6 +411,7 @@ void gc_vm_flip(void)
     memset(gc.pfill, 0, n * sizeof *gc.pfill);
     gc.cursor = 0;
     gc.cursor_off = 0;
+    gc.part = SIZE_MAX;
     gc.alloc_low = gc.to_hi;
     __atomic_store_n(&gc.prot_hi, gc.to_lo, __ATOMIC_RELEASE);
 }
@@ -528,7 +558,11 @@ static void *bg_main(void *arg)
                 bg_go = 0;                /* else a flip woke us meanwhile */
             pthread_mutex_unlock(&bg_mu);
         } else {
-            sched_yield();
+            /* Nothing to take now: sleep rather than spin on
+             * sched_yield, which burnt a CPU the mutator needs on a busy
+             * 2-CPU host. */
+            struct timespec ts = { 0, 100000 };
+            nanosleep(&ts, NULL);
         }
     }
     (void)arg;

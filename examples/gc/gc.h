@@ -85,6 +85,7 @@ struct gc_heap {
     size_t debt;              /* (m) words allocated, not yet paid for */
     unsigned epoch;           /* (f) large-object mark epoch */
     size_t cursor;            /* (m) vm: lowest page maybe unscanned */
+    size_t part;              /* (m) vm: page an increment left half done */
     uint32_t cursor_off;      /* (m) vm: bytes of it scanned so far */
     unsigned char *pstate;    /* (a,h) vm: per to-space page state */
     uint32_t *pfill;          /* (a,h) vm: committed bytes | closed bit */
