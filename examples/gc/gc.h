@@ -158,6 +158,7 @@ gc_obj *gc_vm_forward(gc_obj *p);               /* AS-safe */
 void gc_vm_quiesce(void);                       /* before the flip */
 void gc_vm_end(void);                           /* a collection ended */
 void gc_vm_wake(void);
+extern unsigned gc_vm_prot_chunk;               /* (c) 0: the default */
 void gc_vm_close_copy_room(size_t bytes);       /* AS-safe */
 void gc_vm_cover(char *end);                    /* AS-safe */
 
