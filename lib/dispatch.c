@@ -26,6 +26,19 @@
  * alternate stack faults in its guard page, where the kernel cannot push a
  * signal frame and kills the process with SIGSEGV.
  *
+ * Handlers run on an alternate stack (.onalt).  A handler that leaves by
+ * siglongjmp leaves its call recorded; thread.c forgets it once the thread
+ * runs off the stack the call was on, which it can tell reliably only of
+ * an alternate stack (on the thread's own stack it may go deeper than the
+ * abandoned frame and look as if still inside it).  So a fault that
+ * arrives on the ordinary stack of a thread with no call in flight and no
+ * alternate stack (a thread libuvm had not met) is not handled there: the
+ * thread gets libuvm's alternate stack at once and the instruction runs
+ * again, to fault on the alternate stack.  One extra fault per thread,
+ * none on the fast path beyond testing the delivered stack's flags.  The
+ * native layer only: the libsigsegv layer has no ucontext whose uc_stack
+ * sigreturn would restore.
+ *
  * Stack overflow (.overflow).  An unclaimed SIGSEGV is a stack overflow
  * when, with S the thread's stack mapping (the first read-write mapping at
  * or above the interrupted stack pointer, stepping over a PROT_NONE guard
@@ -78,6 +91,25 @@ UVM_AS_SAFE static int dispatch_gone(struct uvm__thread *t, uintptr_t addr)
     return UVM_RETRY;
 }
 
+/* The fault s arrived on the ordinary stack: give the thread libuvm's
+ * alternate stack and have the instruction fault again there (.onalt)?
+ * Not with another call in flight (its frame stays where it is), not
+ * twice in a row for one page (something undid the stack), not without a
+ * uc_stack to write it into. */
+UVM_AS_SAFE static int dispatch_move_to_altstack(struct uvm__thread *t,
+                                                 const struct uvm__sig *s)
+{
+    uintptr_t page = (uintptr_t)s->addr & ~uvm__page_mask;
+    if (s->alt_ret == NULL || !s->sp_exact ||
+        atomic_load_explicit(&t->ncalls, memory_order_relaxed) != 1 ||
+        UVM__T_LOAD(t->alt_retry) == page)
+        return 0;
+    if (!uvm__thread_altstack_now(t, s->alt_ret))
+        return 0;
+    UVM__T_STORE(t->alt_retry, page);
+    return 1;
+}
+
 /* Find the region of the fault and run its handler.  The call is recorded
  * while the table version is protected (.inv.push in thread.c). */
 UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
@@ -93,6 +125,12 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
         return dispatch_gone(t, addr);
     if (slot < 0)
         return UVM_DECLINE;
+    if (UVM_UNLIKELY(s->alt->ss_flags & SS_DISABLE) &&
+        dispatch_move_to_altstack(t, s)) {
+        uvm__call_pop(t, slot);
+        return UVM_RETRY;
+    }
+    UVM__T_STORE(t->alt_retry, 0);
 
     struct uvm_fault f = {
         .addr = s->addr,
