@@ -178,7 +178,8 @@ UVM_AS_SAFE int uvm__dispatch_fault(const struct uvm__sig *s)
     }
     /* Returns only if the thread is not in uvm_touch's loop.  Without the
      * stack pointer, a uvm_touch context is trusted as it stands (0). */
-    uvm__touch_escape(s->sp_exact ? s->sp : 0);
+    uvm__touch_escape(s->sp_exact ? s->sp : 0, (uintptr_t)s->addr,
+                      s->addr_ok);
     UVM_COUNT(chained, 1);
     return UVM_DECLINE;
 }
