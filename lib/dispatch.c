@@ -140,7 +140,7 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
          * have raised: handlers cannot tell the mechanisms apart. */
         .signo = s->sig == SIGBUS && uvm__prot_uffd_is_wp_fault(r) ? SIGSEGV
                                                                    : s->sig,
-        .region = r,
+        .region = r->handle,
         .arg = r->arg,
         .ucontext = s->uc,
     };
@@ -365,7 +365,7 @@ static uvm_region *trap(void *addr, size_t len, uvm_handler_fn fn,
         uvm__fail(rc);
         return NULL;
     }
-    return r;
+    return r->handle;
 }
 
 static int dispatch_check_untrap(struct uvm_region *r)
@@ -392,14 +392,15 @@ int uvm__untrap(uvm_region *region)
     return untrap(region, dispatch_check_untrap);
 }
 
-static int untrap(uvm_region *region, int (*check)(struct uvm_region *))
+static int untrap(uvm_region *handle, int (*check)(struct uvm_region *))
 {
-    int rc = uvm__region_unlink(region, check);
+    struct uvm_region *r;
+    int rc = uvm__region_unlink(handle, check, &r);
     if (rc < 0)
         return uvm__fail(rc);
     /* New faults no longer find the region; wait for those in flight. */
-    uvm__calls_wait(region);
-    uvm__prot_uffd_release(region);
-    uvm__region_free(region);
+    uvm__calls_wait(r);
+    uvm__prot_uffd_release(r);
+    uvm__region_free(r);
     return 0;
 }
