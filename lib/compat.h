@@ -106,4 +106,10 @@ struct pm_scan_arg {
  * Documentation/admin-guide/mm/soft-dirty.rst; no uapi header). */
 #define UVM_PAGEMAP_SOFT_DIRTY (1ULL << 55)
 
+/* sigaltstack(2): disarm the alternate stack while a handler runs on it
+ * (Linux 4.7).  glibc's headers do not carry it. */
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+
 #endif /* UVM_COMPAT_H */

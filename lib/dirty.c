@@ -191,6 +191,7 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
      * overlapping starts cannot both succeed. */
     pthread_mutex_lock(&mu);
     struct uvm_tracker *t = NULL;
+    uvm_tracker *handle = NULL;     /* pool.h, .handle */
     if (live_overlaps(start, end))
         rc = -EEXIST;
     else if ((t = uvm__pool_get(&pool)) == NULL)
@@ -206,6 +207,7 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
             atomic_store(&t->sig, UVM_SIG_TRACKER);   /* set last */
             t->next = live;
             live = t;
+            handle = uvm__pool_handle(&pool, t);
         } else {
             uvm__pool_put(&pool, t);
         }
@@ -215,26 +217,30 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
         uvm__fail(rc);
         return NULL;
     }
-    return t;
+    return handle;
 }
 
-/* Lock t if it is a live tracker: 0, or -EINVAL. */
-static int tracker_lock(uvm_tracker *t)
+/* Resolve the handle *tp (pool.h) and lock its tracker if live: *tp is
+ * then the tracker; 0, or -EINVAL.  Resolved again under the tracker's
+ * lock: a release and reuse of the slot in between changes its serial. */
+static int tracker_lock(uvm_tracker **tp)
 {
-    if (t == NULL || !uvm__pool_owns(&pool, t) ||
-        atomic_load(&t->sig) != UVM_SIG_TRACKER)
+    struct uvm_tracker *t = uvm__pool_resolve(&pool, *tp);
+    if (t == NULL || atomic_load(&t->sig) != UVM_SIG_TRACKER)
         return -EINVAL;
     pthread_mutex_lock(&t->mu);
-    if (atomic_load(&t->sig) != UVM_SIG_TRACKER) {
+    if (atomic_load(&t->sig) != UVM_SIG_TRACKER ||
+        uvm__pool_resolve(&pool, *tp) != t) {
         pthread_mutex_unlock(&t->mu);
         return -EINVAL;
     }
+    *tp = t;
     return 0;
 }
 
 static ssize_t dirty_collect(uvm_tracker *t, struct uvm__dirty_sink *s)
 {
-    int rc = tracker_lock(t);
+    int rc = tracker_lock(&t);
     if (rc < 0)
         return uvm__fail(rc);
     rc = t->ops->collect(t, s);
@@ -266,7 +272,7 @@ ssize_t uvm_dirty_runs(uvm_tracker *t, struct uvm_run *runs, size_t max)
 int uvm_dirty_stop(uvm_tracker *t)
 {
     pthread_mutex_lock(&mu);
-    int rc = tracker_lock(t);
+    int rc = tracker_lock(&t);
     if (rc < 0) {
         pthread_mutex_unlock(&mu);
         return uvm__fail(rc);
@@ -280,10 +286,10 @@ int uvm_dirty_stop(uvm_tracker *t)
     return 0;
 }
 
-const char *uvm_dirty_method(const uvm_tracker *t)
+const char *uvm_dirty_method(const uvm_tracker *h)
 {
-    if (t == NULL || !uvm__pool_owns(&pool, t) ||
-        atomic_load(&((uvm_tracker *)t)->sig) != UVM_SIG_TRACKER) {
+    uvm_tracker *t = uvm__pool_resolve(&pool, h);
+    if (t == NULL || atomic_load(&t->sig) != UVM_SIG_TRACKER) {
         uvm__fail(-EINVAL);
         return NULL;
     }

@@ -210,14 +210,17 @@ static int handle_ok(const uvm_snap *s)
            atomic_load(&s->sig) == UVM_SIG_SNAP;
 }
 
-/* Validate s, lock its chain and drain the journal.  0 or -EINVAL. */
-static int snap_enter(const uvm_snap *s, struct snap_chain **out)
+/* Resolve the handle *sp (pool.h; *sp is then the snapshot), validate
+ * it, lock its chain and drain the journal.  0 or -EINVAL. */
+static int snap_enter(const uvm_snap **sp, struct snap_chain **out)
 {
     pthread_mutex_lock(&gmu);
+    const struct uvm_snap *s = uvm__pool_resolve(&handles, *sp);
     if (!handle_ok(s)) {
         pthread_mutex_unlock(&gmu);
         return -EINVAL;
     }
+    *sp = s;
     struct snap_chain *c = s->c;
     pthread_mutex_lock(&c->mu);
     pthread_mutex_unlock(&gmu);
@@ -508,12 +511,13 @@ uvm_snap *uvm_snapshot(void *addr, size_t len)
         CHAIN_CHECK(c, 0);
     pthread_mutex_unlock(&c->mu);
     pthread_mutex_unlock(&gmu);
+    uvm_snap *h = uvm__pool_handle(&handles, s);
     if (rc < 0) {
-        uvm_snap_release(s);
+        uvm_snap_release(h);
         uvm__fail(rc);
         return NULL;
     }
-    return s;
+    return h;
 }
 
 /* ---- reading ---- */
@@ -544,7 +548,7 @@ void uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
 int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
 {
     struct snap_chain *c;
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
     size_t size = c->end - c->start;
@@ -596,7 +600,7 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
     struct snap_chain *c;
     if (pages == NULL && max > 0)
         return uvm__fail(-EINVAL);
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
     uint32_t *pg;
@@ -652,7 +656,7 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
 int uvm_snap_restore(uvm_snap *s)
 {
     struct snap_chain *c;
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter((const uvm_snap **)&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
     uint32_t *pg;
@@ -693,7 +697,7 @@ int uvm_snap_save(const uvm_snap *s, int fd)
     struct snap_chain *c;
     if (fd < 0)
         return uvm__fail(-EBADF);
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
     char *buf = malloc(SAVE_PAGES * PS());
@@ -715,7 +719,7 @@ int uvm_snap_save(const uvm_snap *s, int fd)
 const void *uvm_snap_view(uvm_snap *s)
 {
     struct snap_chain *c;
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter((const uvm_snap **)&s, &c);
     if (rc < 0) {
         uvm__fail(rc);
         return NULL;
@@ -779,6 +783,7 @@ static void collapse(struct snap_chain *c, struct uvm_snap *s,
 int uvm_snap_release(uvm_snap *s)
 {
     pthread_mutex_lock(&gmu);
+    s = uvm__pool_resolve(&handles, s);      /* pool.h, .handle */
     if (!handle_ok(s)) {
         pthread_mutex_unlock(&gmu);
         return uvm__fail(-EINVAL);
@@ -820,7 +825,7 @@ int uvm_snap_stats(const uvm_snap *s, struct uvm_snap_stats *st)
     struct snap_chain *c;
     if (st == NULL)
         return uvm__fail(-EINVAL);
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
     memset(st, 0, sizeof *st);
