@@ -52,6 +52,11 @@
 
 /* ---- the fault path ---- */
 
+UVM_AS_SAFE static size_t mp_npages(const struct uvm_tracker *t)
+{
+    return (t->end - t->start) / uvm__page_size;
+}
+
 UVM_AS_SAFE static void mp_mark_all(struct uvm_tracker *t)
 {
     for (size_t w = 0; w < t->u.mp.nwords; w++) {
@@ -69,11 +74,12 @@ UVM_AS_SAFE static int mp_fault(const struct uvm_fault *f)
         return UVM_DECLINE;       /* reads never fault on a read-only page */
     uintptr_t page = (uintptr_t)f->page;
     size_t i = (page - t->start) / uvm__page_size;
-    if (uvm__prot_set(page, uvm__page_size, t->u.mp.prot) == 0) {
+    if (uvm__prot_change(page, 1, t->u.mp.prot, 0) == 0) {
         atomic_fetch_or(&t->u.mp.bits[i / WORD_BITS], 1UL << (i % WORD_BITS));
         return UVM_RETRY;
     }
-    if (uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot) != 0)
+    if (uvm__prot_change(t->start, mp_npages(t), t->u.mp.prot,
+                         UVM__PROT_PARTIAL) != 0)
         return UVM_DECLINE;
     mp_mark_all(t);
     return UVM_RETRY;
@@ -124,7 +130,8 @@ static int mp_start(struct uvm_tracker *t)
     if (t->u.mp.region == NULL)
         rc = -errno;
     else
-        rc = uvm__prot_set(t->start, t->end - t->start, prot & ~PROT_WRITE);
+        rc = uvm__prot_change(t->start, mp_npages(t), prot & ~PROT_WRITE,
+                              UVM__PROT_PARTIAL);
     if (rc < 0) {
         if (t->u.mp.region != NULL)
             uvm__untrap(t->u.mp.region);
@@ -168,8 +175,8 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
      * read-only too; their bits stay set.  Re-protect even when no bit was
      * set: a uvm_prot* call may have made pages of the range writable
      * behind the tracker's back, and their writes would be lost. */
-    int rc = uvm__prot_set(t->start, t->end - t->start,
-                           t->u.mp.prot & ~PROT_WRITE);
+    int rc = uvm__prot_change(t->start, mp_npages(t),
+                              t->u.mp.prot & ~PROT_WRITE, UVM__PROT_PARTIAL);
     if (rc < 0)
         mp_mark_all(t);   /* part of the range unmapped: keep everything */
     return rc;
@@ -179,7 +186,8 @@ static void mp_stop(struct uvm_tracker *t)
 {
     /* Writable first, then no trap: in the other order a write between
      * the two would fault with no region to claim it. */
-    uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot);
+    uvm__prot_change(t->start, mp_npages(t), t->u.mp.prot,
+                         UVM__PROT_PARTIAL);
     uvm__untrap(t->u.mp.region);
     uvm__map_budget_release(t->u.mp.reserved);
     free(t->u.mp.bits);

@@ -65,21 +65,11 @@ static int uffd_start(struct uvm_tracker *t)
         return fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ? fd
                                                                : -ENOTSUP;
     size_t len = t->end - t->start;
-    struct uffdio_register reg = {
-        .range = { .start = t->start, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_WP,
-    };
-    int rc = 0;
-    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0)
-        /* EINVAL: memory the kernel cannot write-protect this way (a
-         * regular file, say); EBUSY: registered by someone else. */
-        rc = errno == EBUSY ? -EEXIST : errno == ENOMEM ? -ENOMEM : -ENOTSUP;
-    struct uffdio_writeprotect wp = {
-        .range = { .start = t->start, .len = len },
-        .mode = UFFDIO_WRITEPROTECT_MODE_WP,
-    };
-    if (rc == 0 && ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0)
-        rc = -errno;
+    /* -ENOTSUP: memory the kernel cannot write-protect this way (a
+     * regular file, say); -EEXIST: registered by someone else (uffd.h). */
+    int rc = uvm__uffd_register(fd, t->start, len, UFFDIO_REGISTER_MODE_WP);
+    if (rc == 0)
+        rc = uvm__uffd_wp(fd, t->start, len, 1);
     int pm = -1;
     if (rc == 0) {
         /* EACCES in a non-dumpable process (after setuid): then this
@@ -89,7 +79,7 @@ static int uffd_start(struct uvm_tracker *t)
             rc = errno == EMFILE || errno == ENFILE ? -errno : -ENOTSUP;
     }
     if (rc < 0) {
-        close(fd);                      /* unregisters, clears the WP bits */
+        uvm__uffd_close(fd);            /* unregisters, clears the WP bits */
         return rc;
     }
     t->u.uffd.uffd = fd;
@@ -157,11 +147,10 @@ static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 static void uffd_stop(struct uvm_tracker *t)
 {
     if (t->pid == getpid()) {
-        struct uffdio_range r = { .start = t->start,
-                                  .len = t->end - t->start };
-        ioctl(t->u.uffd.uffd, UFFDIO_UNREGISTER, &r);   /* holes: ignore */
+        /* holes: ignore */
+        uvm__uffd_unregister(t->u.uffd.uffd, t->start, t->end - t->start);
     }
-    close(t->u.uffd.uffd);
+    uvm__uffd_close(t->u.uffd.uffd);
     close(t->u.uffd.pagemap);
 }
 
@@ -205,7 +194,7 @@ static void uffd_probe_once(void)
     int fd = uvm__uffd_open(UFFD_FEATURES);
     if (fd < 0)
         return;
-    close(fd);
+    uvm__uffd_close(fd);
     uffd_works = 1;                 /* uffd_start needs it for the trip */
     uffd_works = uffd_round_trip();
 }

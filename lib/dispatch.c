@@ -136,10 +136,9 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
         .addr = s->addr,
         .page = (void *)(addr & ~uvm__page_mask),
         .access = s->access,
-        /* A userfaultfd write-protect fault is the SIGSEGV mprotect would
-         * have raised: handlers cannot tell the mechanisms apart. */
-        .signo = s->sig == SIGBUS && uvm__prot_uffd_is_wp_fault(r) ? SIGSEGV
-                                                                   : s->sig,
+        /* A userfaultfd write-protect fault arrives here already as the
+         * SIGSEGV mprotect would have raised (the fault layer's doing). */
+        .signo = s->sig,
         .region = r->handle,
         .arg = r->arg,
         .ucontext = s->uc,
@@ -370,7 +369,12 @@ static uvm_region *trap(void *addr, size_t len, uvm_handler_fn fn,
 
 static int dispatch_check_untrap(struct uvm_region *r)
 {
-    return uvm__calls_self_in(r) ? -EDEADLK : 0;
+    if (uvm__calls_self_in(r))
+        return -EDEADLK;
+    /* While r is still in the table, so no protection change of its pages
+     * can slip between its conversion to mprotect and its removal. */
+    uvm__prot_uffd_release(r);
+    return 0;
 }
 
 static int dispatch_check_public(struct uvm_region *r)
@@ -400,7 +404,6 @@ static int untrap(uvm_region *handle, int (*check)(struct uvm_region *))
         return uvm__fail(rc);
     /* New faults no longer find the region; wait for those in flight. */
     uvm__calls_wait(r);
-    uvm__prot_uffd_release(r);
     uvm__region_free(r);
     return 0;
 }

@@ -32,7 +32,7 @@ struct uvm_region {
 
 /* uffd_state: whether the region is registered with the PROT userfaultfd. */
 enum { UVM__UFFD_UNTRIED = 0, UVM__UFFD_BUSY = 1, UVM__UFFD_ON = 2,
-       UVM__UFFD_OFF = 3 };
+       UVM__UFFD_OFF = 3, UVM__UFFD_GONE = 4 /* was ON, released */ };
 
 /* The current table version; readers protect it with a hazard pointer
  * (thread.h) and pass it to uvm__region_find. */

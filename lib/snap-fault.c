@@ -32,6 +32,7 @@
 #include "snap.h"
 #include "compat.h"
 #include "uffd.h"
+#include "prot-backend.h"
 
 #include <linux/userfaultfd.h>
 #include <sched.h>
@@ -87,19 +88,15 @@ UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
 UVM_AS_SAFE int uvm__snap_wp(const struct snap_chain *c, uintptr_t a,
                              size_t n, int on)
 {
-    if (c->uffd >= 0) {
-        struct uffdio_writeprotect wp = {
-            .range = { .start = a, .len = n * snap_ps() },
-            .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-        };
-        return ioctl(c->uffd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : -errno;
-    }
+    if (c->uffd >= 0)
+        return uvm__uffd_wp(c->uffd, a, n * snap_ps(), on);
     if (on)
-        return uvm_protn((void *)a, n, c->prot & ~PROT_WRITE) == 0 ? 0
-                                                                  : -errno;
-    for (size_t i = 0; i < n; i++)
-        if (uvm_unprot((void *)(a + i * snap_ps()), c->prot) != 0)
-            return -errno;
+        return uvm__prot_change(a, n, c->prot & ~PROT_WRITE, 0);
+    for (size_t i = 0; i < n; i++) {
+        int rc = uvm__prot_change(a + i * snap_ps(), 1, c->prot, 0);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -203,15 +200,10 @@ int uvm__snap_uffd_open(uintptr_t start, size_t len)
                             UFFD_FEATURE_WP_UNPOPULATED);
     if (fd < 0)
         return -ENOTSUP;
-    struct uffdio_register reg = {
-        .range = { .start = start, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_WP,
-    };
-    int rc = 0;
-    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0)
-        rc = errno == EBUSY ? -EEXIST : -ENOTSUP;
+    int rc = uvm__uffd_register(fd, start, len, UFFDIO_REGISTER_MODE_WP);
     if (rc < 0) {
-        close(fd);
+        rc = rc == -EEXIST ? -EEXIST : -ENOTSUP;
+        uvm__uffd_close(fd);
         return rc;
     }
     return fd;

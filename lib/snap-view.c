@@ -30,6 +30,8 @@
 #include "compat.h"
 #include "thread.h"
 #include "region.h"
+#include "uffd.h"
+#include "prot-backend.h"
 
 #include <linux/userfaultfd.h>
 #include <sched.h>
@@ -41,15 +43,8 @@
 /* Install a copy of the page src at dst.  0, or a negative errno. */
 UVM_AS_SAFE static int view_install(int uffd, uintptr_t dst, const void *src)
 {
-    struct uffdio_copy cp = {
-        .dst = dst,
-        .src = (uintptr_t)src,
-        .len = snap_ps(),
-        .mode = 0,
-    };
-    if (ioctl(uffd, UFFDIO_COPY, &cp) == 0 || errno == EEXIST)
-        return 0;                 /* EEXIST: another thread installed it */
-    return -errno;
+    /* 0 also when another thread installed it first (uffd.h). */
+    return uvm__uffd_copy(uffd, dst, src, snap_ps(), 0);
 }
 
 /* A read of a page of the view not installed yet. */
@@ -102,7 +97,7 @@ static int view_copy(struct uvm_snap *s)
         return -ENOMEM;
     for (size_t i = 0; i < c->npages; i++)
         uvm__snap_read_page(c, i, s->gen, v + i * snap_ps(), 0, snap_ps());
-    mprotect(v, len, PROT_READ);
+    uvm__prot_change((uintptr_t)v, c->npages, PROT_READ, 0);
     s->view = v;
     return 0;
 }
@@ -119,12 +114,9 @@ int uvm__snap_view_make(struct uvm_snap *s)
         return -ENOMEM;
     s->view = v;
     s->view_region = uvm__trap(v, len, view_fault, s, UVM__REGION_NO_UFFD);
-    struct uffdio_register reg = {
-        .range = { .start = (uintptr_t)v, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_MISSING,
-    };
     if (s->view_region != NULL &&
-        ioctl(c->uffd, UFFDIO_REGISTER, &reg) == 0)
+        uvm__uffd_register(c->uffd, (uintptr_t)v, len,
+                           UFFDIO_REGISTER_MODE_MISSING) == 0)
         return 0;
     /* Not possible here after all: the copy. */
     if (s->view_region != NULL)

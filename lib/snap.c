@@ -98,6 +98,8 @@
 #include "thread.h"
 #include "region.h"
 #include "vma.h"
+#include "uffd.h"
+#include "prot-backend.h"
 
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -351,9 +353,9 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
                                   memory_order_release);
     if (rc < 0) {
         if (c->uffd >= 0)
-            close(c->uffd);
+            uvm__uffd_close(c->uffd);
         else if (wp)
-            uvm_protn((void *)start, c->npages, prot);
+            uvm__prot_change(start, c->npages, prot, 0);
         if (c->budget)
             uvm__map_budget_release(c->budget);
         uvm__untrap(c->region);
@@ -373,12 +375,10 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
 static void chain_destroy(struct snap_chain *c)
 {
     if (c->uffd >= 0) {
-        struct uffdio_range r = { .start = c->start,
-                                  .len = c->end - c->start };
-        if (ioctl(c->uffd, UFFDIO_UNREGISTER, &r) != 0)
+        if (uvm__uffd_unregister(c->uffd, c->start, c->end - c->start) != 0)
             uvm__snap_wp_pages(c, NULL, 0, 0);
     } else {
-        uvm_protn((void *)c->start, c->npages, c->prot);
+        uvm__prot_change(c->start, c->npages, c->prot, 0);
     }
     /* A write that faulted before the range was write-enabled may look
      * the region up only after this: the dispatcher runs it once more
@@ -387,7 +387,7 @@ static void chain_destroy(struct snap_chain *c)
     if (c->budget)
         uvm__map_budget_release(c->budget);
     if (c->uffd >= 0)
-        close(c->uffd);
+        uvm__uffd_close(c->uffd);
     chain_free(c);
 }
 
