@@ -236,6 +236,8 @@ static void chain_free(struct snap_chain *c)
     if (c->head) munmap((void *)c->head, c->npages * sizeof *c->head);
     if (c->jr) munmap((void *)c->jr, c->npages * sizeof *c->jr);
     if (c->relive.v) munmap(c->relive.v, c->npages * sizeof *c->relive.v);
+    if (c->seen) munmap(c->seen, c->npages * sizeof *c->seen);
+    if (c->bounce) munmap(c->bounce, PS());
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -282,7 +284,10 @@ static int chain_alloc(uintptr_t start, uintptr_t end,
     c->jr = uvm__snap_map_zero(c->npages * sizeof *c->jr);
     c->relive.v = uvm__snap_map_zero(c->npages * sizeof *c->relive.v);
     c->relive.cap = c->npages;
-    int rc = c->state && c->head && c->jr && c->relive.v ? 0 : -ENOMEM;
+    c->seen = uvm__snap_map_zero(c->npages * sizeof *c->seen);
+    c->bounce = uvm__snap_map_zero(PS());
+    int rc = c->state && c->head && c->jr && c->relive.v && c->seen &&
+                     c->bounce ? 0 : -ENOMEM;
     if (rc == 0)
         rc = uvm__snap_store_init(c);
     if (rc < 0) {
@@ -518,6 +523,12 @@ uvm_snap *uvm_snapshot(void *addr, size_t len)
 
 /* ---- reading ---- */
 
+/* Does [p, p + n) overlap the chain's range? */
+static int in_range(const struct snap_chain *c, const void *p, size_t n)
+{
+    return (uintptr_t)p < c->end && (uintptr_t)p + n > c->start;
+}
+
 void uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
                          void *dst, size_t off, size_t n)
 {
@@ -527,14 +538,21 @@ void uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
             memcpy(dst, snap_slot_mem(c, v - 1) + off, n);
             return;
         }
+        /* A destination in the range itself may be the very page held
+         * BUSY below, whose fault would wait for this claim for ever: the
+         * copy goes through the bounce page, and reaches dst once the
+         * claim is let go (its write then faults like any other). */
+        char *to = in_range(c, dst, n) ? c->bounce : dst;
         if (uvm__snap_claim(c, i)) {
             v = uvm__snap_lookup(c, i, g);
             if (v == SNAP_NONE)       /* claimed and write-protected: */
-                snap_live_read(dst, (char *)(c->start + i * PS()) + off,
+                snap_live_read(to, (char *)(c->start + i * PS()) + off,
                                n);    /* writers fault and wait (PROT) */
             else
-                memcpy(dst, snap_slot_mem(c, v - 1) + off, n);
+                memcpy(to, snap_slot_mem(c, v - 1) + off, n);
             atomic_store(&c->state[i], PG_PROT);
+            if (to != dst)
+                memcpy(dst, to, n);
             return;
         }
         /* LIVE: a handler pushed it meanwhile; the lookup finds it now */
@@ -566,29 +584,24 @@ int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
     return 0;
 }
 
-/* The pages whose version snapshot s sees, ascending, into *out (malloc'd):
- * only the buckets of s and newer snapshots can hold one (mu). */
-static int seen_pages(struct snap_chain *c, const struct uvm_snap *s,
-                      uint32_t **out, size_t *n)
+/* The pages whose version snapshot s sees, ascending, into c->seen: only
+ * the buckets of s and newer snapshots can hold one (mu).  Never fails:
+ * at most one version per page is seen, so npages entries suffice. */
+static size_t seen_pages(struct snap_chain *c, const struct uvm_snap *s)
 {
-    size_t cap = 0;
-    for (const struct uvm_snap *x = s; x != NULL; x = x->newer)
-        cap += x->own.n;
-    uint32_t *pg = malloc((cap ? cap : 1) * sizeof *pg);
-    if (pg == NULL)
-        return -ENOMEM;
+    uint32_t *pg = c->seen;
     size_t k = 0;
     for (const struct uvm_snap *x = s; x != NULL; x = x->newer)
         for (uint32_t v = x->own.first; v != SNAP_NONE;
              v = snap_slot_meta(c, v - 1)->bnext) {
             uint32_t p = snap_slot_meta(c, v - 1)->page;
-            if (uvm__snap_lookup(c, p, s->gen) == v)
+            if (uvm__snap_lookup(c, p, s->gen) == v) {
+                UVM_ASSERT(k < c->npages);
                 pg[k++] = p;          /* one version per page is seen */
+            }
         }
     qsort(pg, k, sizeof *pg, cmp_u32);
-    *out = pg;
-    *n = k;
-    return 0;
+    return k;
 }
 
 ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
@@ -599,10 +612,9 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
     int rc = snap_enter(s, &c);
     if (rc < 0)
         return uvm__fail(rc);
-    uint32_t *pg;
-    size_t npg, n = 0;
-    rc = seen_pages(c, s, &pg, &npg);
-    for (size_t k = 0; rc == 0 && k < npg && n < max; k++) {
+    const uint32_t *pg = c->seen;
+    size_t npg = seen_pages(c, s), n = 0;
+    for (size_t k = 0; k < npg && n < max; k++) {
         uint32_t v = uvm__snap_lookup(c, pg[k], s->gen);
         char *live = (char *)(c->start + (size_t)pg[k] * PS());
         /* A page with a version may be LIVE (writable) again: nothing
@@ -611,10 +623,8 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
         if (snap_live_differs(live, snap_slot_mem(c, v - 1), PS()))
             pages[n++] = live;
     }
-    if (rc == 0)
-        free(pg);
     pthread_mutex_unlock(&c->mu);
-    return rc < 0 ? uvm__fail(rc) : (ssize_t)n;
+    return (ssize_t)n;
 }
 
 /* ---- restore ---- */
@@ -655,13 +665,10 @@ int uvm_snap_restore(uvm_snap *s)
     int rc = snap_enter(s, &c);
     if (rc < 0)
         return uvm__fail(rc);
-    uint32_t *pg;
-    size_t npg;
-    rc = seen_pages(c, s, &pg, &npg);
+    const uint32_t *pg = c->seen;
+    size_t npg = seen_pages(c, s);
     for (size_t k = 0; rc == 0 && k < npg; k++)
         rc = restore_page(c, pg[k], uvm__snap_lookup(c, pg[k], s->gen));
-    if (npg > 0 || rc == 0)
-        free(pg);
     if (rc == 0)
         CHAIN_CHECK(c, 1);
     pthread_mutex_unlock(&c->mu);

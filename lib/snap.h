@@ -98,6 +98,11 @@ struct snap_chain {
     size_t jhead;                     /* (mu) drained */
     struct snap_vec relive;           /* (mu) pages LIVE since the last
                                          snapshot; room for npages */
+    uint32_t *seen;                   /* (mu) scratch for restore and diff:
+                                         room for npages, so that neither
+                                         allocates (nor fails half-way) */
+    char *bounce;                     /* (mu) one page: a live page read
+                                         into the range itself (below) */
     /* Grace periods (an SRCU of two counters): readers of versions and
      * of newest are counted in readers[phase & 1]. */
     atomic_uint phase;                /* (a) */
