@@ -116,7 +116,7 @@ static int mp_undo_line(const char *p, const char *end, void *arg)
  * it is whole (which also merges what the faults split), else piece by
  * piece (a hole stops mprotect(2) part-way, leaving the pieces after it
  * read-only, and they would have no trap left once the tracker goes). */
-static void mp_unprotect(uintptr_t start, uintptr_t end, int prot)
+void uvm__unprotect_mapped(uintptr_t start, uintptr_t end, int prot)
 {
     if (uvm__prot_set(start, end - start, prot) == 0)
         return;
@@ -174,7 +174,7 @@ static int mp_start(struct uvm_tracker *t)
         /* A hole that appeared since the range was checked may have left
          * a prefix read-only: writable again before the trap goes. */
         if (t->u.mp.region != NULL)
-            mp_unprotect(t->start, t->end, prot);
+            uvm__unprotect_mapped(t->start, t->end, prot);
         if (t->u.mp.region != NULL)
             uvm__untrap(t->u.mp.region);
         uvm__map_budget_release(t->u.mp.reserved);
@@ -228,7 +228,7 @@ static void mp_stop(struct uvm_tracker *t)
 {
     /* Writable first, then no trap: in the other order a write between
      * the two would fault with no region to claim it. */
-    mp_unprotect(t->start, t->end, t->u.mp.prot);
+    uvm__unprotect_mapped(t->start, t->end, t->u.mp.prot);
     uvm__untrap(t->u.mp.region);
     uvm__map_budget_release(t->u.mp.reserved);
     free(t->u.mp.bits);

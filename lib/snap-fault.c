@@ -65,6 +65,18 @@ UVM_AS_SAFE int uvm__snap_live_needed(const struct snap_chain *c, size_t i,
            (h == SNAP_NONE || snap_slot_meta(c, h - 1)->a < newest);
 }
 
+UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
+{
+    if (c->pagemap < 0)
+        return 0;
+    uint64_t e = 0;
+    uintptr_t a = c->start + i * snap_ps();
+    off_t off = (off_t)(a / snap_ps() * sizeof e);
+    if (pread(c->pagemap, &e, sizeof e, off) != (ssize_t)sizeof e)
+        return 0;                 /* cannot tell: assume it is intact */
+    return !(e & UVM_PAGEMAP_UFFD_WP);
+}
+
 UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
                                 uint64_t a)
 {
@@ -76,6 +88,7 @@ UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
     struct snap_vmeta *m = snap_slot_meta(c, s);
     m->a = a;
     m->page = (uint32_t)i;
+    m->lost = 0;              /* a fault proves the mark (.lost) */
     uint32_t h = atomic_load(&c->head[i]);
     do
         atomic_store_explicit(&m->next, h, memory_order_relaxed);
