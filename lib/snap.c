@@ -692,9 +692,14 @@ int uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
             int rc = 0;
             v = uvm__snap_lookup(c, i, g);
             if (v == SNAP_NONE) {     /* claimed and write-protected: */
-                snap_live_read(to, (char *)(c->start + i * PS()) + off,
-                               n);    /* writers fault and wait (PROT) */
-                if (uvm__snap_live_lost(c, i))      /* after the copy */
+                /* Lost before (it may be unmapped: the copy would fault)
+                 * or during the copy (.lost). */
+                if (uvm__snap_live_lost(c, i))
+                    rc = -EIO;
+                else
+                    snap_live_read(to, (char *)(c->start + i * PS()) + off,
+                                   n);    /* writers fault and wait */
+                if (rc == 0 && uvm__snap_live_lost(c, i))
                     rc = -EIO;
             } else if (snap_slot_meta(c, v - 1)->lost) {
                 rc = -EIO;
