@@ -29,10 +29,11 @@
  * and the bitmap).  A system call writing into a clean page fails with
  * EFAULT instead (run uvm_touch first).  Writes through another view of
  * the same pages (MAP2) are not seen.  MADV_DONTNEED does not count as a
- * write.  After mremap(2) the moved pages are no longer protected, so
- * their writes are lost to the tracker.  Pages unmapped under the
- * tracker are simply gone: stopping gives the pieces still mapped their
- * protection back one by one.
+ * write.  After mremap(2) the moved pages keep their read-only protection
+ * at the new address, where no trap claims them: the first write there
+ * kills the process (seen on 6.18; the library cannot see mremap).
+ * Pages unmapped under the tracker are simply gone: stopping gives the
+ * pieces still mapped their protection back one by one.
  *
  * Must never: allocate, lock or use stdio in the handler; clear a bit
  * before the page it stands for is reported; change protections outside
