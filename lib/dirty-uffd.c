@@ -29,8 +29,9 @@
  * another view of the same pages (MAP2 alias: tracking lives in this
  * view's page tables), nor writes after mremap(2) moved the range away
  * (the registration does not move), nor anything in a child after fork(2)
- * (the child's copy is not registered; dirty.c refuses to scan there,
- * since both descriptors still point at the parent's address space).
+ * (the child's copy is not registered; collecting there fails with
+ * ECHILD, since both descriptors still point at the parent's address
+ * space, and stopping there only closes the child's descriptors).
  *
  * Must never: issue an ioctl on these descriptors from another process
  * than the one that opened them (they act on the opener's mm); loop on
@@ -116,7 +117,8 @@ static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 {
     uintptr_t cur = t->start, walk_end;
     if (t->pid != getpid())
-        return -EPERM;         /* a child after fork(): not registered */
+        return -ECHILD;        /* a child after fork(): the descriptors act
+                                  on the parent's address space */
     if (s->max == 0) {
         /* Reset only: re-protect everything written, report nothing. */
         long n = uffd_scan(t, cur, NULL, 0, 0, &walk_end);

@@ -39,6 +39,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- lookup ---- */
@@ -66,6 +67,22 @@ UVM_AS_SAFE int uvm__snap_live_needed(const struct snap_chain *c, size_t i,
            (h == SNAP_NONE || snap_slot_meta(c, h - 1)->a < newest);
 }
 
+UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
+{
+    uintptr_t a = c->start + i * snap_ps();
+    if (c->uffd < 0) {            /* only a page unmapped is known lost */
+        unsigned char in;
+        return mincore((void *)a, snap_ps(), &in) != 0 && errno == ENOMEM;
+    }
+    if (c->pagemap < 0)
+        return 0;
+    uint64_t e = 0;
+    off_t off = (off_t)(a / snap_ps() * sizeof e);
+    if (pread(c->pagemap, &e, sizeof e, off) != (ssize_t)sizeof e)
+        return 0;                 /* cannot tell: assume it is intact */
+    return !(e & UVM_PAGEMAP_UFFD_WP);
+}
+
 UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
                                 uint64_t a)
 {
@@ -77,6 +94,7 @@ UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
     struct snap_vmeta *m = snap_slot_meta(c, s);
     m->a = a;
     m->page = (uint32_t)i;
+    m->lost = 0;              /* a fault proves the mark (.lost) */
     uint32_t h = atomic_load(&c->head[i]);
     do
         atomic_store_explicit(&m->next, h, memory_order_relaxed);
@@ -246,6 +264,12 @@ UVM_AS_SAFE int uvm__snap_fault(const struct uvm_fault *f)
     struct snap_chain *c = f->arg;
     size_t i = ((uintptr_t)f->page - c->start) / snap_ps();
     _Atomic unsigned char *st = &c->state[i];
+    /* Not a write-protection fault (a read of a page the program
+     * unmapped, say): not ours, whatever the page's state, and never a
+     * wait on a claim that its own thread may hold. */
+    if (atomic_load_explicit(&c->ready, memory_order_acquire) &&
+        !snap_wp_fault(c, f))
+        return UVM_DECLINE;
     unsigned char want = PG_PROT;
     if (!atomic_compare_exchange_strong(st, &want, PG_BUSY)) {
         /* LIVE: another thread pushed it while this fault was on its way

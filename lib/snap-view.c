@@ -76,7 +76,12 @@ UVM_AS_SAFE static int view_fault(const struct uvm_fault *f)
         const void *src = v != SNAP_NONE
                               ? (const void *)snap_slot_mem(c, v - 1)
                               : (const void *)(c->start + i * snap_ps());
-        int rc = view_install(c->uffd, (uintptr_t)f->page, src);
+        /* Lost contents (.lost in snap.c): the read is refused (the
+         * program gets the signal) rather than shown something else. */
+        int rc = (v != SNAP_NONE && snap_slot_meta(c, v - 1)->lost) ||
+                         (v == SNAP_NONE && uvm__snap_live_lost(c, i))
+                     ? -EIO
+                     : view_install(c->uffd, (uintptr_t)f->page, src);
         if (claimed)
             atomic_store(&c->state[i], PG_PROT);
         snap_read_exit(c, ph);
@@ -95,8 +100,14 @@ static int view_copy(struct uvm_snap *s)
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (v == MAP_FAILED)
         return -ENOMEM;
-    for (size_t i = 0; i < c->npages; i++)
-        uvm__snap_read_page(c, i, s->gen, v + i * snap_ps(), 0, snap_ps());
+    int rc = 0;
+    for (size_t i = 0; i < c->npages && rc == 0; i++)
+        rc = uvm__snap_read_page(c, i, s->gen, v + i * snap_ps(), 0,
+                                 snap_ps());
+    if (rc < 0) {                 /* a page was lost (.lost in snap.c) */
+        munmap(v, len);
+        return rc;
+    }
     uvm__prot_change((uintptr_t)v, c->npages, PROT_READ, 0);
     s->view = v;
     return 0;
