@@ -17,7 +17,10 @@
  *   dirty.c      DIRTY per dirtied page, method against method;
  *   threads.c    fault throughput with 1 and 2 threads;
  *   extras.c     snapshot against fork(), EFAULT, the mapping limit;
- *   report.c     clock, medians, text / CSV / JSON output.
+ *   report.c     text / CSV / JSON output;
+ *   stats.c      the clock and medians, profile.c the host profile and
+ *   target.c     the targets' verdicts, shared with uvm-bench-dirty and
+ *                uvm-bench-snap.
  * A row never prints by itself: it hands bench_results (and the Table 1
  * summary its bench_machine lines) to the reporter, so that an output
  * format is one more case in report.c.
@@ -28,10 +31,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile.h"
+#include "stats.h"
+#include "target.h"
+
 /* Appel & Li's PAGES: every loop works on this many pages. */
 #define BENCH_PAGES 100
 
-enum bench_format { BENCH_FMT_TEXT, BENCH_FMT_CSV, BENCH_FMT_JSON };
+enum bench_format { BENCH_FMT_TEXT, BENCH_FMT_CSV, BENCH_FMT_JSON,
+                    BENCH_FMT_MD };
 
 struct bench_opts {
     int blocks;              /* timed blocks per variant and row */
@@ -119,7 +127,6 @@ void run_maplimit(const struct bench_row *row, const struct bench_opts *o);
 /* ---- table1.c: cells of this machine's Table 1 ---------------------- */
 
 /* A pair row stores variant v's median time of loop in µs. */
-struct bench_stats;
 void table1_set_loop(enum bench_loop loop, enum bench_variant v,
                      const struct bench_stats *us);
 
@@ -128,16 +135,6 @@ void table1_set_loop(enum bench_loop loop, enum bench_variant v,
 int table1_plot(const char *png);
 
 /* ---- report.c: statistics and output -------------------------------- */
-
-uint64_t bench_now_ns(void);            /* CLOCK_MONOTONIC */
-void *bench_calloc(size_t n, size_t size);   /* exits 1 when out of memory */
-
-struct bench_stats {
-    double median, min, max;
-};
-
-/* The median, minimum and maximum of v[0..n-1] (n > 0); v is not changed. */
-struct bench_stats bench_stats_of(const double *v, int n);
 
 /* What a result holds. */
 enum bench_kind {
@@ -174,8 +171,9 @@ struct bench_machine {
  * -1 when a time is missing. */
 double bench_vmpup(const struct bench_machine *m);
 
+/* The run's parameters and the host profile, first in every format. */
 void report_begin(const struct bench_opts *o, const char *version,
-                  size_t pagesize);
+                  size_t pagesize, const struct bench_profile *prof);
 /* A row starts; what follows belongs to it.  unit explains the numbers. */
 void report_row(const char *title, const char *unit);
 void report_result(const struct bench_result *r);

@@ -159,6 +159,27 @@ static struct bench_stats regions_ratio(double *t[], int c, int cycles,
     return r;
 }
 
+/* The target: a fault with 100,000 regions against the floor of the
+ * same loop with one region, visited in the same cycles. */
+static void regions_judge(const struct bench_row *row, double *t[], int n,
+                          const struct bench_stats *ratio)
+{
+    char name[96], figure[64], floor[96];
+    snprintf(name, sizeof name, "fault with %ld regions <= %.2f x one",
+             counts[NCOUNTS - 1], row->target);
+    snprintf(figure, sizeof figure, "%.0f ns per page",
+             bench_stats_of(t[NCOUNTS - 1], n).median);
+    snprintf(floor, sizeof floor, "%.0f ns (1 region)",
+             bench_stats_of(t[0], n).median);
+    struct bench_target g = {
+        .name = name, .figure = figure, .floor = floor,
+        .ratio = ratio->median, .bound = row->target,
+        .info = "TRAP+PROT1+UNPROT through libuvm; median of per-cycle "
+                "ratios",
+    };
+    (void)target_judge(&g);
+}
+
 static void regions_report(const struct bench_row *row, double *t[],
                            int cycles, int per_cycle)
 {
@@ -182,6 +203,8 @@ static void regions_report(const struct bench_row *row, double *t[],
             .target = c == NCOUNTS - 1 ? row->target : 0,
         };
         report_result(&r);
+        if (r.target > 0)
+            regions_judge(row, t, n, &r.v);
     }
 }
 

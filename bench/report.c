@@ -4,14 +4,15 @@
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
- * Medians, not means: on a shared virtual machine a block now and then
- * loses the CPU, and one such block would move a mean by more than the
- * few per cent the benchmark is there to see.  min and max show how noisy
- * the run was.  Three formats, each complete on stdout:
- *   text  for people: a section per row, then the Table 1 summary;
+ * Three formats, each complete on stdout, each starting with the host
+ * profile (profile.h):
+ *   text  for people: the profile, a section per row, the Table 1
+ *         summary, then the summary of the targets;
  *   CSV   one line per result, name,variant,kind,median,min,max,n,unit,
- *         target,text, the Table 1 summary as rows named table1.COLUMN;
- *   JSON  one object: the run's parameters, "results" and "table1".
+ *         target,text; the profile as rows named host.ITEM, the Table 1
+ *         summary as rows named table1.COLUMN;
+ *   JSON  one object: the run's parameters, "host", "results" (the
+ *         Table 1 cells among them) and "targets".
  */
 #include "config.h"            /* _GNU_SOURCE, from configure */
 #include "bench.h"
@@ -20,43 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-uint64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void *bench_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL) {
-        perror("uvm-bench: calloc");
-        exit(1);
-    }
-    return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-struct bench_stats bench_stats_of(const double *v, int n)
-{
-    double *s = bench_calloc((size_t)n, sizeof *s);
-    struct bench_stats st = { 0, 0, 0 };
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    st.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    st.min = s[0];
-    st.max = s[n - 1];
-    free(s);
-    return st;
-}
 
 double bench_vmpup(const struct bench_machine *m)
 {
@@ -128,32 +92,112 @@ static const char *const kind_names[] = {
     [BENCH_VALUE] = "value", [BENCH_RATIO] = "ratio", [BENCH_TEXT] = "text",
 };
 
+/* ---- the host profile ---- */
+
+static void csv_result(const struct bench_result *r);
+static void json_result(const struct bench_result *r);
+
+/* CSV: one result per fact and item, named host.KEY. */
+static void csv_profile(const struct bench_profile *p)
+{
+    const struct { const char *row, *text; } facts[] = {
+        { "host.cpu", p->cpu }, { "host.kernel", p->kernel },
+        { "host.virtualisation", p->virt },
+    };
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++) {
+        struct bench_result r = { .row = facts[i].row, .variant = "host",
+                                  .kind = BENCH_TEXT, .text = facts[i].text };
+        csv_result(&r);
+    }
+    for (int i = 0; i < PROF_NITEMS; i++) {
+        const struct profile_value *v = &p->items[i];
+        char row[64];
+        snprintf(row, sizeof row, "host.%s", v->key);
+        struct bench_result r = {
+            .row = row, .variant = v->label, .unit = v->unit, .v = v->v,
+            .n = v->n, .kind = v->na != NULL ? BENCH_TEXT : BENCH_VALUE,
+            .text = v->na,
+        };
+        csv_result(&r);
+    }
+}
+
+static void json_profile(const struct bench_profile *p)
+{
+    printf(" \"host\": {\"cpu\": ");
+    json_str(p->cpu);
+    printf(", \"kernel\": ");
+    json_str(p->kernel);
+    printf(", \"virtualisation\": ");
+    json_str(p->virt);
+    printf(", \"online_cpus\": %ld,\n  \"items\": {", p->ncpu);
+    for (int i = 0; i < PROF_NITEMS; i++) {
+        const struct profile_value *v = &p->items[i];
+        printf("%s\n   ", i ? "," : "");
+        json_str(v->key);
+        printf(": {\"label\": ");
+        json_str(v->label);
+        if (v->na != NULL) {
+            printf(", \"na\": ");
+            json_str(v->na);
+        } else {
+            printf(", \"median\": ");
+            json_num(v->v.median);
+            printf(", \"min\": ");
+            json_num(v->v.min);
+            printf(", \"max\": ");
+            json_num(v->v.max);
+            printf(", \"n\": %d, \"unit\": ", v->n);
+            json_str(v->unit);
+        }
+        printf("}");
+    }
+    printf("}},\n");
+}
+
 /* ---- the run ---- */
 
 void report_begin(const struct bench_opts *o, const char *version,
-                  size_t pagesize)
+                  size_t pagesize, const struct bench_profile *prof)
 {
     fmt = o->format;
     switch (fmt) {
     case BENCH_FMT_CSV:
         printf("name,variant,kind,median,min,max,n,unit,target,text\n");
+        csv_profile(prof);
         break;
     case BENCH_FMT_JSON:
         printf("{\"libuvm\": ");
         json_str(version);
         printf(", \"pagesize\": %zu, \"pages\": %d, \"blocks\": %d, "
-               "\"rounds\": %d, \"seed\": %lu, \"quick\": %s,\n"
-               " \"results\": [", pagesize, BENCH_PAGES, o->blocks,
-               o->rounds, o->seed, o->quick ? "true" : "false");
+               "\"rounds\": %d, \"seed\": %lu, \"quick\": %s,\n",
+               pagesize, BENCH_PAGES, o->blocks, o->rounds, o->seed,
+               o->quick ? "true" : "false");
+        json_profile(prof);
+        printf(" \"results\": [");
+        break;
+    case BENCH_FMT_MD:
+        printf("uvm-bench: libuvm %s, %zu-byte pages, %d pages, %d blocks "
+               "x %d rounds per variant, seed %lu%s.  Values: median [min - "
+               "max] over the blocks; ratios: median of the ratios of blocks "
+               "run together.  Warm-up: every page written before timing, "
+               "one untimed block per variant and row.\n\n", version,
+               pagesize, BENCH_PAGES, o->blocks, o->rounds, o->seed,
+               o->quick ? " (quick)" : "");
+        profile_print_markdown(prof, stdout);
         break;
     case BENCH_FMT_TEXT:
         printf("uvm-bench: libuvm %s, %zu-byte pages, %d pages, %d blocks "
                "x %d rounds per variant, seed %lu%s\n", version, pagesize,
                BENCH_PAGES, o->blocks, o->rounds, o->seed,
                o->quick ? " (quick)" : "");
+        profile_print(prof, stdout);
         printf("Values: median [min - max] over the blocks.  Ratios: "
                "median [min - max] of the\nratios of blocks run together "
-               "in this process (interleaved pairs or cycles).\n");
+               "in this process (interleaved pairs or cycles).\n"
+               "Warm-up: every page is written before timing, and every "
+               "row runs one untimed\nblock of each variant (or count, "
+               "or method) before its timed blocks.\n");
         break;
     }
 }
@@ -163,6 +207,29 @@ void report_row(const char *title, const char *unit)
     cur_title = title;
     if (fmt == BENCH_FMT_TEXT)
         printf("\n%s (%s)\n", title, unit);
+    else if (fmt == BENCH_FMT_MD)
+        printf("\n**%s** (%s)\n\n| | median | [min - max] | target |\n"
+               "|---|---:|---|---|\n", title, unit);
+}
+
+/* Markdown: one table row per result (make bench-readme). */
+static void md_result(const struct bench_result *r)
+{
+    char a[32], b[32], c[32];
+    printf("| %s | ", r->variant);
+    if (r->kind == BENCH_TEXT) {
+        printf("%s | | |\n", r->text);
+        return;
+    }
+    printf("%s | ", num(a, sizeof a, r->v.median));
+    if (r->n > 1)
+        printf("[%s - %s]", num(b, sizeof b, r->v.min),
+               num(c, sizeof c, r->v.max));
+    printf(" | ");
+    if (r->kind == BENCH_RATIO && r->target > 0)
+        printf("<= %.2f: %s", r->target,
+               r->v.median <= r->target ? "met" : "missed");
+    printf(" %s |\n", r->text != NULL ? r->text : "");
 }
 
 static void text_result(const struct bench_result *r)
@@ -252,6 +319,7 @@ void report_result(const struct bench_result *r)
     case BENCH_FMT_TEXT: text_result(r); break;
     case BENCH_FMT_CSV:  csv_result(r);  break;
     case BENCH_FMT_JSON: json_result(r); break;
+    case BENCH_FMT_MD:   md_result(r);   break;
     }
     fflush(stdout);     /* a long run shows each row as it completes */
 }
@@ -260,6 +328,8 @@ void report_note(const char *text)
 {
     if (fmt == BENCH_FMT_TEXT) {
         printf("  %s\n", text);
+    } else if (fmt == BENCH_FMT_MD) {
+        printf("\n%s\n", text);
     } else if (fmt == BENCH_FMT_JSON) {
         json_begin_item();
         printf("\"title\": ");
@@ -383,11 +453,51 @@ static void data_machine(const struct bench_machine *m)
         cell_result(m, "flags", 0, NULL, m->flags);
 }
 
+/* A time with its unit, or a dash. */
+static const char *md_cell(char *buf, size_t len, double v, const char *unit)
+{
+    char n[32];
+    if (v <= 0)
+        return "-";
+    snprintf(buf, len, "%s %s", num(n, sizeof n, v), unit);
+    return buf;
+}
+
+/* Markdown: the README's form of the summary, every machine. */
+static void md_table1(const struct bench_machine *m, int n)
+{
+    char b[5][48];
+    printf("\n**Table 1** (Appel & Li 1991), this machine beside the 1990 "
+           "machines (published)\n\n| | ADD | TRAP | TRAP+PROT1+UNPROT | "
+           "TRAP+PROTN+UNPROT | MAP2 | VM-PUP |\n|---|---|---|---|---|---|"
+           "---|\n");
+    for (int i = 0; i < n; i++) {
+        const struct bench_machine *x = &m[i];
+        double pup = bench_vmpup(x);
+        printf("| %s%s%s%s |", x->machine, x->os[0] ? ", " : "", x->os,
+               x->published ? " (1990)" : "");
+        if (x->na != NULL) {
+            printf(" %s | | | | | |\n", x->na);
+            continue;
+        }
+        printf(" %s | %s | %s | %s | %s | %s |\n",
+               md_cell(b[0], 48, x->add * 1e3, "ns"),
+               md_cell(b[1], 48, x->trap, "µs"),
+               md_cell(b[2], 48, x->prot1, "µs"),
+               md_cell(b[3], 48, x->protn, "µs"),
+               x->map2 ? x->map2 : "-", pup > 0 ? num(b[4], 48, pup) : "-");
+    }
+}
+
 void report_table1(const struct bench_machine *m, int n)
 {
     cur_title = "Table 1";
     if (fmt == BENCH_FMT_TEXT) {
         text_table1(m, n);
+        return;
+    }
+    if (fmt == BENCH_FMT_MD) {
+        md_table1(m, n);
         return;
     }
     for (int i = 0; i < n; i++)
@@ -396,10 +506,12 @@ void report_table1(const struct bench_machine *m, int n)
 
 void report_end(void)
 {
+    if (fmt == BENCH_FMT_TEXT)
+        (void)target_summary(stdout);
     if (fmt == BENCH_FMT_JSON)
         printf("\n ],\n \"targets\": {\"met\": %d, \"missed\": %d}}\n", met,
                missed);
-    else if (fmt == BENCH_FMT_TEXT && met + missed > 0)
+    else if (fmt != BENCH_FMT_CSV && met + missed > 0)
         printf("\nTargets: %d met, %d missed (a report, not a test: the "
                "exit status ignores them).\n", met, missed);
     fflush(stdout);

@@ -1,10 +1,109 @@
 #!/bin/sh
-# smoke.sh: the benchmark runs and its self-checks hold (trap counts, one
-# kernel call per primitive).  Times are not judged here: performance
-# targets belong to `make bench`, never to timed unit tests.
+# smoke.sh: the benchmarks run, their self-checks hold (trap counts, one
+# kernel call per primitive, pages reported), and their output has the
+# structure readers and `make bench-readme` rely on: the host profile
+# first, the summary of the targets last.  Times and verdicts are not
+# judged here: performance targets belong to `make bench`, never to timed
+# unit tests.
 #
 # SPDX-License-Identifier: MIT
 # Copyright (c) 2026 The libuvm authors.  See LICENSE.
 # UVM_BENCH_SMOKE_ROWS, when set, names the rows (the sanitizer builds of
-# tests/sanitizers.mk leave out the 100,000-region row, 15 minutes there).
-exec ./bench/uvm-bench --quick --blocks 3 --rounds 3 ${UVM_BENCH_SMOKE_ROWS-}
+# tests/sanitizers.mk leave out the 100,000-region row, 15 minutes there),
+# and then only uvm-bench runs, as before the other two had outputs to
+# check.
+set -u
+out=${TMPDIR:-/tmp}/uvm-bench-smoke.$$
+trap 'rm -f "$out" "$out".*' EXIT
+fail() { echo "smoke.sh: $*" >&2; exit 1; }
+# A program that hangs (a trap that never stops) fails the test instead of
+# the whole make check: timeout(1) where there is one.  Generous: the
+# sanitizer builds run uvm-bench several times slower.
+bounded() {   # seconds command...
+  limit=$1
+  shift
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "$limit" "$@"
+  else
+    "$@"
+  fi
+}
+
+# The host profile: three facts and seven items, each a value or "n/a (why)".
+check_profile() {   # file program
+  for fact in 'cpu ' 'kernel ' 'virtualisation '; do
+    grep -q "^host: $fact" "$1" || fail "$2: no 'host: $fact' line"
+  done
+  for item in 'null system call' 'first-touch page fault' \
+      'signal round trip (TRAP)' 'one-page mprotect' \
+      'kernel-resolved uffd write fault (WP_ASYNC)' 'one-page memcpy' \
+      'fork() of 64 MiB populated'; do
+    line=$(grep -F "host: $item" "$1") || fail "$2: no profile line '$item'"
+    echo "$line" | grep -Eq ' [0-9]+ (ns|us) per [a-z]+ \[| n/a \(' ||
+      fail "$2: profile line '$item' has neither a value nor n/a (why): $line"
+  done
+  grep -q '^host: (raw system calls' "$1" || fail "$2: profile not closed"
+}
+
+# The summary: its heading, and a met/missed verdict per target.
+check_summary() {   # file program
+  grep -q "^Summary of $2's targets" "$1" || fail "$2: no summary"
+  n=$(sed -n "/^Summary of $2's targets/,\$p" "$1" | grep -Ec ' (met|missed)$')
+  [ "$n" -ge "$3" ] || fail "$2: $n verdicts in the summary, expected >= $3"
+  grep -iq 'warm' "$1" || fail "$2: does not say how it warms up"
+}
+
+# Every program appends its verdicts here; summary.sh prints them.
+UVM_BENCH_SUMMARY=$out.tsv
+export UVM_BENCH_SUMMARY
+
+# shellcheck disable=SC2086
+bounded 1800 ./bench/uvm-bench --quick --blocks 3 --rounds 3 \
+  ${UVM_BENCH_SMOKE_ROWS-} > "$out" || fail "uvm-bench failed"
+cat "$out"
+check_profile "$out" uvm-bench
+if [ -z "${UVM_BENCH_SMOKE_ROWS-}" ]; then
+  check_summary "$out" uvm-bench 4
+  # CSV and JSON carry the profile too.
+  bounded 120 ./bench/uvm-bench --quick --blocks 1 --rounds 1 --csv add \
+    > "$out.csv" ||
+    fail "uvm-bench --csv failed"
+  for key in cpu kernel virtualisation null_syscall first_touch trap \
+      mprotect_page uffd_wp_async_fault memcpy_page fork_64mib; do
+    grep -q "^host\.$key," "$out.csv" || fail "--csv: no host.$key row"
+  done
+  bounded 120 ./bench/uvm-bench --quick --blocks 1 --rounds 1 --json add \
+    > "$out.json" ||
+    fail "uvm-bench --json failed"
+  grep -q '"host": {"cpu": ' "$out.json" || fail "--json: no host object"
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -m json.tool "$out.json" >/dev/null || fail "--json: not JSON"
+  fi
+else
+  exit 0
+fi
+
+# The other two programs, small: the same profile, their own summaries.
+# uvm-bench-dirty: 1 cycle on 2 MiB (32 MiB clean); uvm-bench-snap: 1 MiB.
+bounded 300 ./bench/uvm-bench-dirty 1 2 > "$out.dirty" || fail "uvm-bench-dirty failed"
+cat "$out.dirty"
+check_profile "$out.dirty" uvm-bench-dirty
+check_summary "$out.dirty" uvm-bench-dirty 1
+bounded 300 ./bench/uvm-bench-snap 1 > "$out.snap" || fail "uvm-bench-snap failed"
+cat "$out.snap"
+check_profile "$out.snap" uvm-bench-snap
+check_summary "$out.snap" uvm-bench-snap 3
+grep -q 'information, issue 15' "$out.snap" || fail "snap: no issue-15 lines"
+
+# make bench's one summary: every program's verdicts and its host.
+sh "$(dirname "$0")/summary.sh" "$UVM_BENCH_SUMMARY" > "$out.sum" ||
+  fail "summary.sh failed"
+cat "$out.sum"
+for prog in uvm-bench-dirty uvm-bench-snap; do
+  grep -Eq "^$prog .* (met|missed)$" "$out.sum" || fail "summary: no $prog"
+done
+grep -q '^host: ' "$out.sum" || fail "summary: no host line"
+grep -Eq '^[0-9]+ met, [0-9]+ missed' "$out.sum" || fail "summary: no count"
+sh "$(dirname "$0")/summary.sh" --markdown "$UVM_BENCH_SUMMARY" |
+  grep -q '^| program | target |' || fail "summary --markdown: no table"
+exit 0

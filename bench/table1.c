@@ -243,42 +243,18 @@ static void fill_here(void)
     }
 }
 
-/* The CPU, from /proc/cpuinfo's first "model name". */
-static void cpu_name(char *buf, size_t len)
-{
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[256];
-    snprintf(buf, len, "unknown CPU");
-    if (f == NULL)
-        return;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *c = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && c != NULL) {
-            c += 1 + (c[1] == ' ');
-            c[strcspn(c, "\n")] = '\0';
-            snprintf(buf, len, "%s", c);
-            break;
-        }
-    }
-    fclose(f);
-}
-
 void run_table1(const struct bench_row *row, const struct bench_opts *o)
 {
     (void)row;
     (void)o;
     struct bench_machine all[NMETHODS + NPUBLISHED];
-    char cpu[160], note[512];
+    char note[512];
     fill_here();
     memcpy(all, here, sizeof here);
     memcpy(all + NMETHODS, published, sizeof published);
     report_table1(all, NMETHODS + NPUBLISHED);
-    cpu_name(cpu, sizeof cpu);
-    struct utsname u;
-    snprintf(note, sizeof note, "This machine: %s, %ld online CPUs, %s %s.  "
-             "MAP2 is the kernel's (tested through uvm_map2).", cpu,
-             sysconf(_SC_NPROCESSORS_ONLN), uname(&u) == 0 ? u.sysname : "",
-             uname(&u) == 0 ? u.release : "");
+    snprintf(note, sizeof note, "This machine: the host profile at the "
+             "top.  MAP2 is the kernel's (tested through uvm_map2).");
     report_note(note);
 }
 
