@@ -17,10 +17,10 @@
 
 gc_obj *gc_soft_slow(gc_obj *o, size_t i)
 {
-    uint64_t t0 = gc_now_ns();
+    uint64_t t0 = gc_pause_begin();
     gc_obj *p = gc_forward((gc_obj *)o->f[i]);
     o->f[i] = (gc_word)p;
     gcs.slow_paths++;
-    gc_record(H_SLOW, gc_now_ns() - t0);
+    gc_pause_end(H_SLOW, t0);
     return p;
 }

@@ -15,30 +15,23 @@
  * below the frontier can be scanned alone.  All collector reads and writes
  * go through the collector view (gc_view): the collector never faults.
  *
- * Fault handler: gc_forward, gc_scan_object and gc_copy_alloc run in the
- * vm mode's trap handler.  They use no locks, no malloc and no stdio;
- * their callers hold the collector lock when --concurrent.
+ * Fault handler: nothing here runs in it (vm mode's trap handler uses
+ * barrier-vm.c's own lock-free scanning); gc_forward, gc_scan_object and
+ * gc_copy_alloc still use no locks, no malloc and no stdio.
  */
 #include "gc.h"
 
 #include <stdint.h>
 
+/* Stop and soft modes; vm mode copies to per-thread pages (barrier-vm.c). */
 char *gc_copy_alloc(size_t bytes)
 {
     char *c = gc.copy, *start = c;
     size_t off = (uintptr_t)c & (gc.ps - 1);
     if (off != 0 && off + bytes > gc.ps)
         start = c - off + gc.ps;
-    char *limit = gc.mode == GC_VM ? gc.alloc_low : gc.top;
-    if (start + bytes > limit) {
-        if (gc.mode == GC_VM)
-            gc_vm_close_copy_room(start + bytes - c);
-        limit = gc.mode == GC_VM ? gc.alloc_low : gc.top;
-        if (start + bytes > limit)
-            gc_fatal("to-space overflow: live data does not fit (try --heap)");
-    }
-    if (gc.mode == GC_VM && start + bytes > gc.prot_hi)
-        gc_vm_cover(start + bytes);         /* protect before placing */
+    if (start + bytes > gc.top)
+        gc_fatal("to-space overflow: live data does not fit (try --heap)");
     if (start != c)
         *gc_view(c) = 0;                    /* end of this page's objects */
     gc.copy = start + bytes;
@@ -49,6 +42,8 @@ gc_obj *gc_forward(gc_obj *p)
 {
     if (p == NULL)
         return p;
+    if (gc_in_from(p) && gc.mode == GC_VM)
+        return gc_vm_forward(p);            /* the mutator: never NULL */
     if (gc_in_from(p)) {
         gc_word *g = gc_view(p), h = g[0];
         if (h & GC_HDR_FWD)
@@ -95,19 +90,26 @@ int gc_scan_linear(size_t budget)
 
 void gc_end_collection(void)
 {
-    gc.active = 0;
+    __atomic_store_n(&gc.active, 0, __ATOMIC_SEQ_CST);
+    if (gc.mode == GC_VM)
+        gc_vm_end();
     gc_soft_active = 0;
     gc.debt = 0;
-    gc_large_sweep();
+    if (!gc.concurrent)
+        gc_large_sweep();
 }
 
 /* The flip: swap the semispaces and forward the roots.  In stop mode the
  * whole collection happens here; the pause is recorded either way. */
 void gc_flip(void)
 {
-    uint64_t t0 = gc_now_ns();
-    if (gc.mode == GC_VM)
-        gc_vm_lock();
+    uint64_t t0 = gc_pause_begin_rt();
+    if (gc.concurrent) {
+        /* The background thread may still mark large objects of the cycle
+         * that ended: sweep once it is quiescent. */
+        gc_vm_quiesce();
+        gc_large_sweep();
+    }
     char *old_to = gc.to_lo;
     gc.to_lo = gc.from_lo;
     gc.to_hi = gc.to_lo + gc.semi;
@@ -121,26 +123,24 @@ void gc_flip(void)
      * protects first, with one PROTN (gc_vm_cover). */
     for (size_t i = 0; i < gc_nroots; i++)
         *gc_roots[i] = gc_forward(*gc_roots[i]);
-    gc.active = 1;
+    __atomic_store_n(&gc.active, 1, __ATOMIC_SEQ_CST);
     gc.debt = 0;
     __atomic_fetch_add(&gcs.collections, 1, __ATOMIC_RELAXED);  /* bg_main */
     if (gc.mode == GC_SOFT)
         gc_soft_active = 1;
-    if (gc.mode == GC_VM) {
-        gc_vm_unlock();
+    if (gc.mode == GC_VM)
         gc_vm_wake();
-    }
     if (gc.mode == GC_STOP) {
         gc_scan_linear(SIZE_MAX);
         gc_end_collection();
     }
-    gc_record(H_FLIP, gc_now_ns() - t0);
+    gc_pause_end(H_FLIP, t0);
 }
 
 /* Allocation pays for scanning: k words per word allocated. */
 void gc_increment(void)
 {
-    uint64_t t0 = gc_now_ns();
+    uint64_t t0 = gc_pause_begin_rt();
     int done;
     if (gc.mode == GC_SOFT) {
         done = gc_scan_linear(gc.k * gc.debt);
@@ -148,18 +148,17 @@ void gc_increment(void)
     } else {
         size_t per_page = gc.ps / 8;
         size_t pages = gc.k * gc.debt / per_page;
-        if (!gc_vm_trylock())
-            return;                           /* the background scans */
-        gc.debt -= pages * per_page / gc.k;
-        done = gc_vm_scan_pages(pages ? pages : 1);
+        size_t got = gc_vm_scan_pages(pages ? pages : 1, t0 + gc.incr_ns,
+                                      &done);
+        size_t paid = got / gc.k;             /* the rest stays owed */
+        gc.debt = paid >= gc.debt ? 0 : gc.debt - paid;
         if (done)
             gc_end_collection();
-        gc_vm_unlock();
     }
     if (done && gc.mode == GC_SOFT)
         gc_end_collection();
     gcs.increments++;
-    gc_record(H_INCR, gc_now_ns() - t0);
+    gc_pause_end(H_INCR, t0);
 }
 
 /* To-space is full: finish the collection in progress (a long pause that
@@ -171,16 +170,15 @@ void gc_collect_until_room(size_t bytes)
         gc_flip();
         return;
     }
-    uint64_t t0 = gc_now_ns();
+    uint64_t t0 = gc_pause_begin_rt();
     if (gc.mode == GC_SOFT) {
         gc_scan_linear(SIZE_MAX);
         gc_end_collection();
     } else {
-        gc_vm_lock();
-        gc_vm_scan_pages(SIZE_MAX);
+        int done;
+        gc_vm_scan_pages(SIZE_MAX, 0, &done);
         gc_end_collection();
-        gc_vm_unlock();
     }
     gcs.finishes++;
-    gc_record(H_INCR, gc_now_ns() - t0);
+    gc_pause_end(H_INCR, t0);
 }

@@ -7,8 +7,9 @@
  *
  * Objects.  An object is a header word followed by nwords payload words,
  * the first nptr of which are pointers (or NULL), the rest raw data.  A
- * header is never 0 (GC_HDR_OBJ is always set): a 0 word after the last
- * object of a page ends the page, so a page can be scanned on its own
+ * header is never 0 (GC_HDR_OBJ is always set): in stop and soft modes a
+ * 0 word after the last object of a page ends the page (vm mode keeps each
+ * page's committed fill instead), so a page can be scanned on its own
  * (Appel, Ellis and Li scan to-space in arbitrary page order).  A header
  * with bit 0 set is a forwarding pointer (mutator-view address | 1).
  * Objects in the semispaces never cross a page boundary; bigger ones live
@@ -25,9 +26,20 @@
 #ifndef GC_H
 #define GC_H
 
+#ifdef HAVE_CONFIG_H
+#include "config.h"             /* UVM_DEBUG: --enable-debug */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Invariants, checked in --enable-debug builds; AS-safe (gc_fatal). */
+#ifdef UVM_DEBUG
+#define GC_ASSERT(c) \
+    ((c) ? (void)0 : gc_fatal("invariant failed: " #c " (" __FILE__ ")"))
+#else
+#define GC_ASSERT(c) ((void)0)
+#endif
 
 typedef uint64_t gc_word;
 typedef struct gc_obj { gc_word hdr; gc_word f[]; } gc_obj;
@@ -43,10 +55,11 @@ typedef struct gc_obj { gc_word hdr; gc_word f[]; } gc_obj;
 enum gc_mode { GC_STOP, GC_SOFT, GC_VM, GC_NMODES };
 
 /* The collector's global state.  Key: (c) constant after gc_init;
- * (m) mutator thread only; (L) under the collector lock in --concurrent
- * vm mode (otherwise touched by the mutator and by its own trap handler,
- * which never interrupts collector code: the collector touches only the
- * collector view).  Fields the trap handler reads are marked (h). */
+ * (m) mutator thread only (its trap handler included: it never interrupts
+ * collector code, which touches only the collector view); (f) changed only
+ * by the flip, while the --concurrent background thread is between pages
+ * (gc_vm_quiesce); (a) atomic, read by the background thread, written as
+ * the note says.  Fields the trap handler reads are marked (h). */
 struct gc_heap {
     int mode;                 /* (c) enum gc_mode */
     int concurrent;           /* (c) vm mode: a background scanner thread */
@@ -57,20 +70,28 @@ struct gc_heap {
     long delta;               /* (c) gcv - mut */
     unsigned k;               /* (c) words scanned per word allocated */
     size_t quantum;           /* (c) words allocated between increments */
-    char *from_lo;            /* (L,h) from-space, mutator view */
-    char *to_lo, *to_hi;      /* (L,h) to-space, mutator view */
-    char *copy;               /* (L,h) copy frontier, grows up */
+    uint64_t incr_ns;         /* (c) vm: time budget of one increment */
+    char *from_lo;            /* (f,h) from-space, mutator view */
+    char *to_lo, *to_hi;      /* (f,h) to-space, mutator view */
+    char *copy;               /* (a,h) copy frontier, grows up (vm: whole
+                               * pages, taken with CAS by both threads) */
     char *scan;               /* (m) Cheney scan pointer (stop, soft) */
     char *top;                /* (m) allocation pointer, grows down */
-    char *alloc_low;          /* (L,h) vm: lowest page open for allocation */
-    char *prot_hi;            /* (L,h) vm: copy pages below are protected */
-    int active;               /* (L,h) a collection is in progress */
+    char *alloc_low;          /* (m,h) vm: lowest page open for allocation */
+    char *prot_hi;            /* (a,h) vm: copy pages below are protected;
+                               * moved by the mutator only */
+    int active;               /* (a,h) a collection is in progress; set by
+                               * the mutator only */
     size_t debt;              /* (m) words allocated, not yet paid for */
-    unsigned epoch;           /* (L) large-object mark epoch */
-    size_t cursor;            /* (L) vm: lowest page maybe unscanned */
-    unsigned char *pstate;    /* (L,h) vm: per to-space page state */
+    unsigned epoch;           /* (f) large-object mark epoch */
+    size_t cursor;            /* (m) vm: lowest page maybe unscanned */
+    uint32_t cursor_off;      /* (m) vm: bytes of it scanned so far */
+    unsigned char *pstate;    /* (a,h) vm: per to-space page state */
+    uint32_t *pfill;          /* (a,h) vm: committed bytes | closed bit */
 };
-enum { PAGE_UNSCANNED = 0, PAGE_SCANNED = 1 };
+/* vm page states: unscanned copies (protected); scanned but still
+ * protected; scanned and open to the mutator. */
+enum { PAGE_UNSCANNED = 0, PAGE_SCANNED = 1, PAGE_OPEN = 2, PAGE_BUSY = 3 };
 
 extern struct gc_heap gc;
 extern int gc_soft_active;    /* soft mode, collecting: barrier armed */
@@ -84,7 +105,7 @@ extern size_t gc_nroots;
 
 /* ---- heap.c: spaces, allocation, views ---- */
 int gc_init(int mode, int concurrent, size_t semi_bytes, unsigned k,
-            unsigned batch);
+            unsigned batch, unsigned incr_us);
 void gc_fini(void);
 gc_obj *gc_alloc(size_t nptr, size_t nwords);
 static inline gc_word *gc_view(const void *mut_addr)
@@ -129,11 +150,12 @@ static inline void gc_st(gc_obj *o, size_t i, gc_obj *v)
 int gc_vm_init(void);
 void gc_vm_fini(void);
 void gc_vm_flip(void);                          /* protect to-space */
-int gc_vm_scan_pages(size_t npages);            /* 1: nothing left */
+size_t gc_vm_scan_pages(size_t npages, uint64_t deadline, int *done);
+                                                /* words scanned */
 void gc_vm_open_alloc(char *low);               /* let the mutator in */
-void gc_vm_lock(void);
-int gc_vm_trylock(void);
-void gc_vm_unlock(void);
+gc_obj *gc_vm_forward(gc_obj *p);               /* AS-safe */
+void gc_vm_quiesce(void);                       /* before the flip */
+void gc_vm_end(void);                           /* a collection ended */
 void gc_vm_wake(void);
 void gc_vm_close_copy_room(size_t bytes);       /* AS-safe */
 void gc_vm_cover(char *end);                    /* AS-safe */
@@ -147,28 +169,71 @@ void gc_large_fini(void);
 /* ---- stats.c: what the program reports ---- */
 enum gc_hist { H_FLIP, H_SLOW, H_INCR, H_ALL, GC_NHIST };
 #define GC_HBUCKETS 1024
+#define GC_NTOP 8               /* --breakdown: the longest pauses kept */
+#define GC_NMMU 32              /* points on an MMU curve */
+/* One pause of --breakdown: where its wall time went. */
+struct gc_top {
+    int hist;                   /* H_FLIP, H_SLOW or H_INCR */
+    unsigned nprot;             /* protection calls made in it */
+    uint64_t at;                /* start, ns after the run began */
+    uint64_t wall, cpu;         /* wall and thread CPU time, ns */
+    uint64_t prot;              /* ns inside protection calls */
+    long minflt;                /* minor faults (first touches) in it */
+};
 struct gc_stats {
     int mode, concurrent;
     unsigned long collections, traps, slow_paths, increments, bg_pages;
     unsigned long finishes;       /* collections completed synchronously */
+    unsigned long duplicates;     /* vm: copies that lost a forwarding race */
+    unsigned long partial;        /* vm: increments ended inside a page */
+    unsigned long flip_waits;     /* vm+conc: flips that waited for bg */
+    uint64_t flip_wait_max;       /* ns */
     double total_ms;
+    double cpu_ms;                /* user + system, all threads */
     long peak_rss_kb;
     unsigned long count[GC_NHIST];
     uint64_t min[GC_NHIST], max[GC_NHIST];
     unsigned long bucket[GC_NHIST][GC_HBUCKETS];
+    struct gc_top top[GC_NTOP];   /* longest first; --breakdown only */
+    unsigned long merged;         /* pauses merged into their neighbour */
+    unsigned long nprot;          /* protection calls by the mutator */
+    uint64_t prot_ns;             /* and their total time */
+    /* Filled by the parent from the pause intervals (pauses.c). */
+    double mmu_1ms, mmu_10ms;
+    double mmu_w[GC_NMMU], mmu[GC_NMMU];    /* window ms, MMU */
+    int nmmu;
 };
 extern struct gc_stats gcs;            /* this process's run */
+extern int gc_breakdown;               /* (c) --breakdown */
 uint64_t gc_now_ns(void);                       /* AS-safe */
-void gc_record(int hist, uint64_t ns);          /* AS-safe */
+uint64_t gc_pause_begin(void);                  /* AS-safe */
+uint64_t gc_pause_begin_rt(void);               /* AS-safe; --rt-pauses */
+void gc_pause_cancel(void);                     /* AS-safe */
+extern int gc_rt_pauses;                        /* (c) */
+void gc_pause_end(int hist, uint64_t t0);       /* AS-safe */
+void gc_prot_timed(uint64_t t0);                /* AS-safe */
 uint64_t gc_percentile(const struct gc_stats *s, int hist, double q);
 void gc_report_text(FILE *f, const struct gc_stats *s, int n);
 void gc_report_csv(FILE *f, const struct gc_stats *s, int n);
+void gc_report_breakdown(FILE *f, const struct gc_stats *s, int n);
 int gc_plot(const char *png, const struct gc_stats *s, int n);
 const char *gc_mode_name(int mode);
+const char *gc_label(const struct gc_stats *s);
+
+/* ---- pauses.c: every mutator pause as an interval, for MMU ---- */
+struct gc_pause { uint64_t start, end; };       /* ns, CLOCK_MONOTONIC */
+int gc_pauses_init(void);
+void gc_pauses_add(uint64_t start, uint64_t end);   /* AS-safe */
+const struct gc_pause *gc_pauses(size_t *n);
+double gc_mmu(const struct gc_pause *p, size_t n, uint64_t t0, uint64_t t1,
+              uint64_t w);
+void gc_mmu_curve(struct gc_stats *s, const struct gc_pause *p, size_t n,
+                  uint64_t t0, uint64_t t1);
 
 /* ---- workloads.c ---- */
 int gc_gcbench(FILE *out, int stretch, int longlived, int maxdepth,
                long arraysize);
 int gc_binary_trees(FILE *out, unsigned n);
+int gc_graph(FILE *out, unsigned long n, unsigned long steps);
 
 #endif /* GC_H */

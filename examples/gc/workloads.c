@@ -196,3 +196,99 @@ int gc_binary_trees(FILE *out, unsigned n)
     GC_POP(2);
     return 0;
 }
+
+/* ---- graph: a long-lived graph read far more than it allocates ----
+ *
+ * The workload where Appel, Ellis and Li expected the VM barrier to pay:
+ * the program loads many pointers out of old objects between allocations.
+ * A graph of n nodes, each with GRAPH_DEG out-edges to random nodes and a
+ * key, built once and kept; then a walk of `steps` steps, each of which
+ * reads every out-edge of the current node and its target's key (GRAPH_DEG
+ * pointer loads through the barrier) and moves along one edge; every
+ * GRAPH_READS steps it allocates a small record (a short-lived list,
+ * dropped every 1024 steps), so that
+ * collections run, and copy the graph, while it is being read.  The soft
+ * barrier pays a compare on every one of those loads; the VM barrier pays
+ * one trap per page of the graph per collection. */
+
+/* GRAPH_READS steps, GRAPH_READS * GRAPH_DEG pointer loads from old
+ * objects, per allocation. */
+enum { GRAPH_DEG = 14, GRAPH_WORDS = GRAPH_DEG + 1, DIR_FAN = 256,
+       GRAPH_READS = 8 };
+
+static uint64_t mix(uint64_t x)          /* splitmix64's finalizer */
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Node v through the two-level directory (objects hold at most a page). */
+static gc_obj *graph_node(gc_obj *dir, uint64_t v)
+{
+    return gc_ld(gc_ld(dir, v / DIR_FAN), v % DIR_FAN);
+}
+
+static gc_obj *graph_build(unsigned long n)
+{
+    gc_obj *dir = gc_alloc(DIR_FAN, DIR_FAN), *chunk = NULL, *node = NULL;
+    GC_PUSH(dir);
+    GC_PUSH(chunk);
+    GC_PUSH(node);
+    for (unsigned long c = 0; c * DIR_FAN < n; c++) {
+        chunk = gc_alloc(DIR_FAN, DIR_FAN);
+        gc_st(dir, c, chunk);
+        for (unsigned long i = 0; i < DIR_FAN && c * DIR_FAN + i < n; i++) {
+            node = gc_alloc(GRAPH_DEG, GRAPH_WORDS);
+            node->f[GRAPH_DEG] = mix(c * DIR_FAN + i) & 0xffff;   /* key */
+            chunk = gc_ld(dir, c);          /* the allocation may move it */
+            gc_st(chunk, i, node);
+        }
+    }
+    for (unsigned long u = 0; u < n; u++) {      /* edges: no allocation */
+        gc_obj *un = graph_node(dir, u);
+        for (unsigned e = 0; e < GRAPH_DEG; e++)
+            gc_st(un, e, graph_node(dir, mix(u * GRAPH_DEG + e + 1) % n));
+    }
+    GC_POP(3);
+    return dir;
+}
+
+int gc_graph(FILE *out, unsigned long n, unsigned long steps)
+{
+    if (n < 2 || n > (unsigned long)DIR_FAN * DIR_FAN) {
+        fprintf(out, "graph: n must be 2..%d\n", DIR_FAN * DIR_FAN);
+        return 1;
+    }
+    gc_obj *dir = NULL, *u = NULL, *list = NULL;
+    GC_PUSH(dir);
+    GC_PUSH(u);
+    GC_PUSH(list);
+    dir = graph_build(n);
+    fprintf(out, "graph of %lu nodes, %d edges each; walking %lu steps\n", n,
+            GRAPH_DEG, steps);
+    u = graph_node(dir, 0);
+    uint64_t sum = 0;
+    unsigned long report = steps / 8 ? steps / 8 : 1;
+    for (unsigned long s = 1; s <= steps; s++) {
+        uint64_t h = 0;
+        for (unsigned e = 0; e < GRAPH_DEG; e++)
+            h += gc_ld(u, e)->f[GRAPH_DEG];          /* the target's key */
+        sum += h;
+        u = gc_ld(u, (h ^ s) % GRAPH_DEG);
+        if (s % GRAPH_READS == 0) {
+            gc_obj *rec = gc_alloc(1, 2);            /* short-lived */
+            rec->f[1] = h;
+            gc_st(rec, 0, (s & 1023) ? list : NULL);
+            list = rec;
+        }
+        if (s % report == 0)
+            fprintf(out, "after %lu steps: checksum %llu\n", s,
+                    (unsigned long long)sum);
+    }
+    fprintf(out, "graph walk done\n");
+    GC_POP(3);
+    return 0;
+}
