@@ -62,8 +62,9 @@
  * thread only, with a stack the caller provides):
  *  - when: the first time the thread is in libuvm with no handler call in
  *    flight: in uvm_trap or uvm_touch (uvm__dispatch_install), in any other
- *    call that claims a record (uvm__thread_self), or when its first region
- *    handler returns (dispatch.c).  Never while a call is in flight, so the
+ *    call that claims a record (uvm__thread_self), at its first fault in a
+ *    region, which then runs again on the new stack (dispatch.c, .onalt),
+ *    or when its first region handler returns (dispatch.c).  Never while a call is in flight, so the
  *    frames of in-flight calls stay on the stack they were recorded on.
  *    sigreturn restores the alternate stack of the interrupted context, so
  *    in the fault path the stack is written into the ucontext's uc_stack
