@@ -130,7 +130,8 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
         uvm__call_pop(t, slot);
         return UVM_RETRY;
     }
-    UVM__T_STORE(t->alt_retry, 0);
+    if (UVM_UNLIKELY(UVM__T_LOAD(t->alt_retry) != 0))
+        UVM__T_STORE(t->alt_retry, 0);
 
     struct uvm_fault f = {
         .addr = s->addr,

@@ -62,9 +62,11 @@
  * thread only, with a stack the caller provides):
  *  - when: the first time the thread is in libuvm with no handler call in
  *    flight: in uvm_trap or uvm_touch (uvm__dispatch_install), in any other
- *    call that claims a record (uvm__thread_self), or when its first region
- *    handler returns (dispatch.c).  Never while a call is in flight, so the
- *    frames of in-flight calls stay on the stack they were recorded on.
+ *    call that claims a record (uvm__thread_self), at its first fault in a
+ *    region, which then runs again on the new stack (dispatch.c, .onalt),
+ *    or when its first region handler returns (dispatch.c).  Never while
+ *    a call is in flight, so the frames of in-flight calls stay on the
+ *    stack they were recorded on.
  *    sigreturn restores the alternate stack of the interrupted context, so
  *    in the fault path the stack is written into the ucontext's uc_stack
  *    (native layer); the libsigsegv layer has no ucontext and installs
@@ -165,6 +167,42 @@ UVM_AS_SAFE static uint64_t thread_start_ns(pid_t tid)
     return ticks * (1000000000u / (uint64_t)(hz > 0 ? hz : 100));
 }
 
+/* Does procfs number threads as we do?  Not in a pid namespace whose
+ * /proc was not mounted again: /proc/self/task/<tid> would then be some
+ * other thread, or none.  Asked once.  AS-safe. */
+UVM_AS_SAFE static int procfs_ids_ours(void)
+{
+    static atomic_int known;        /* (a) 0 unknown, 1 yes, 2 no */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k != 0)
+        return k == 1;
+    /* "<pid>/task/<tid>" as procfs numbers the caller. */
+    char link[64], want[64] = "";
+    ssize_t n = readlink("/proc/thread-self", link, sizeof link - 1);
+    k = 2;
+    if (n > 0) {
+        link[n] = '\0';
+        unsigned v[2] = { (unsigned)getpid(), (unsigned)uvm__gettid() };
+        size_t w = 0;
+        for (int i = 0; i < 2; i++) {
+            char num[12];
+            size_t d = 0;
+            for (unsigned x = v[i]; d == 0 || x != 0; x /= 10)
+                num[d++] = (char)('0' + x % 10);
+            while (d > 0)
+                want[w++] = num[--d];
+            if (i == 0) {
+                memcpy(want + w, "/task/", 6);
+                w += 6;
+            }
+        }
+        want[w] = '\0';
+        k = strcmp(link, want) == 0 ? 1 : 2;
+    }
+    atomic_store_explicit(&known, k, memory_order_relaxed);
+    return k == 1;
+}
+
 /* Is the thread that claimed t, under id tid, still alive (.alive)?  When
  * procfs cannot tell, a thread that answers to tid is taken for it. */
 UVM_AS_SAFE static int record_owner_alive(const struct uvm__thread *t,
@@ -174,7 +212,7 @@ UVM_AS_SAFE static int record_owner_alive(const struct uvm__thread *t,
         return 1;                   /* being claimed (record_claim) */
     if (uvm__tgkill0(tid) == -ESRCH)
         return 0;
-    uint64_t start = thread_start_ns(tid);
+    uint64_t start = procfs_ids_ours() ? thread_start_ns(tid) : 0;
     return start == 0 || start <= UVM__T_LOAD(t->born);
 }
 
