@@ -90,7 +90,6 @@
 #define RW (PROT_READ | PROT_WRITE)
 #define WORD_BITS (8 * sizeof(unsigned long))
 #define GATE_WRITER (1U << 30)
-#define PAGEMAP_UFFD_WP (1ULL << 57)   /* Documentation/admin-guide/mm/pagemap.rst */
 
 struct uvm__uffd_region {
     size_t map_bytes;          /* (c) this block's mmap size */
@@ -482,7 +481,7 @@ static void audit_region(struct uvm_region *r)
         if (pread(audit_fd, &e, sizeof e, off) != (ssize_t)sizeof e ||
             uvm__vma_query(page, &v) != 0)
             continue;                  /* unmapped by the program */
-        int kernel = (e & PAGEMAP_UFFD_WP) != 0;
+        int kernel = (e & UVM_PAGEMAP_UFFD_WP) != 0;
         int cached = bit_get(r->ur->wp, i);
         if (kernel != cached)
             audit_report(r, i, cached);

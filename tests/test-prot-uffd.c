@@ -576,6 +576,29 @@ START_TEST(a_raw_fork_child_cannot_change_the_parent)
 }
 END_TEST
 
+/* The audit is not blind: in a raw fork child the copy lost the kernel's
+ * write-protect bits while libuvm's records still say protected. */
+START_TEST(audit_sees_protection_the_kernel_dropped)
+{
+    alarm(20);
+    char *m = shm_pages(2);
+    ck_assert_ptr_nonnull(uvm_trap(m, 2 * PS, h_unprot_bounded, NULL));
+    ck_assert_int_eq(uvm_prot1(m + PS, PROT_READ), 0);
+    ck_assert_int_eq(uvm_debug_audit(), 0);
+    pid_t pid = (pid_t)syscall(SYS_fork);
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);                  /* the audit's report */
+        errno = 0;
+        _exit(uvm_debug_audit() == -1 && errno == EIO ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
 static void use_mprotect(void)
 {
     setenv("UVM_BACKEND", "mprotect", 1);
@@ -640,6 +663,7 @@ int main(void)
     tcase_add_test(tc, backend_mprotect_in_the_environment_forces_mprotect);
     tcase_add_test(tc, regions_that_are_not_all_read_write_use_mprotect);
     add_seam_tests(tc);
+    tcase_add_test(tc, audit_sees_protection_the_kernel_dropped);
     suite_add_tcase(s, tc);
     tc = tcase_create("seams-mprotect");
     tcase_set_timeout(tc, 60);
