@@ -94,6 +94,7 @@ static struct {
     volatile long traps, limit;
 } trap;
 
+/* Async-signal-safe: mprotect and signal only, errno restored. */
 static void trap_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;

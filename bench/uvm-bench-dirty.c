@@ -130,7 +130,8 @@ static struct {
 } mp_floor;
 
 /* TRAP+UNPROT without libuvm: make the page writable and count.  A fault
- * elsewhere is a bug of the benchmark: say so, AS-safely, and stop. */
+ * elsewhere is a bug of the benchmark: say so, AS-safely, and stop.
+ * Async-signal-safe: mprotect, write and _exit only, errno restored. */
 static void floor_segv(int sig, siginfo_t *si, void *uc)
 {
     char *a = si->si_addr;
@@ -139,9 +140,11 @@ static void floor_segv(int sig, siginfo_t *si, void *uc)
         (void)!write(2, m, sizeof m - 1);
         _exit(1);
     }
+    int saved = errno;
     mp_floor.traps++;
     mprotect((void *)((uintptr_t)a & ~(uintptr_t)(ps - 1)), ps,
              PROT_READ | PROT_WRITE);
+    errno = saved;
 }
 
 static int floor_uffd_init(struct floor *f)
