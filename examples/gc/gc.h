@@ -85,6 +85,7 @@ struct gc_heap {
     size_t debt;              /* (m) words allocated, not yet paid for */
     unsigned epoch;           /* (f) large-object mark epoch */
     size_t cursor;            /* (m) vm: lowest page maybe unscanned */
+    size_t part;              /* (m) vm: page an increment left half done */
     uint32_t cursor_off;      /* (m) vm: bytes of it scanned so far */
     unsigned char *pstate;    /* (a,h) vm: per to-space page state */
     uint32_t *pfill;          /* (a,h) vm: committed bytes | closed bit */
@@ -157,6 +158,7 @@ gc_obj *gc_vm_forward(gc_obj *p);               /* AS-safe */
 void gc_vm_quiesce(void);                       /* before the flip */
 void gc_vm_end(void);                           /* a collection ended */
 void gc_vm_wake(void);
+extern unsigned gc_vm_prot_chunk;               /* (c) 0: the default */
 void gc_vm_close_copy_room(size_t bytes);       /* AS-safe */
 void gc_vm_cover(char *end);                    /* AS-safe */
 

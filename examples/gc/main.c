@@ -39,6 +39,9 @@ static void usage(void)
 "  --incr-us U              vm mode: end an increment after U us even if\n"
 "                           its pages are not all scanned (default 100;\n"
 "                           0: no time bound)\n"
+"  --prot-chunk P           vm mode: pages per protection call ahead of\n"
+"                           the copies and per trap's opening (default 64;\n"
+"                           smaller: shorter pauses, more calls)\n"
 "  --csv                    report as CSV\n"
 "  --report FILE            write the report to FILE (default stderr)\n"
 "  --plot FILE.png          plot pause distributions and MMU curves\n"
@@ -56,7 +59,7 @@ struct job {
     int bench;                      /* 0 gcbench, 1 binary-trees, 2 graph */
     long a[4];
     size_t heap;
-    unsigned k, batch, incr_us;
+    unsigned k, batch, incr_us, prot_chunk;
     int concurrent;
 };
 
@@ -78,6 +81,7 @@ static int run_child(const struct job *j, int mode, int conc, int wfd)
     memset(&gcs, 0, sizeof gcs);
     gcs.mode = mode;
     gcs.concurrent = conc && mode == GC_VM;
+    gc_vm_prot_chunk = j->prot_chunk;
     if (gc_pauses_init() != 0 ||
         gc_init(mode, conc, j->heap, j->k, j->batch, j->incr_us) != 0) {
         perror("uvm-gc: heap");
@@ -230,6 +234,7 @@ static int parse(int argc, char **argv, struct job *j, struct opts *o,
         else if (!strcmp(a, "--heap")) o->heap_mb = atof(value(argc, argv, &i));
         else if (!strcmp(a, "-k")) j->k = (unsigned)number("-k", value(argc, argv, &i));
         else if (!strcmp(a, "--batch")) j->batch = (unsigned)number("--batch", value(argc, argv, &i));
+        else if (!strcmp(a, "--prot-chunk")) j->prot_chunk = (unsigned)number("--prot-chunk", value(argc, argv, &i));
         else if (!strcmp(a, "--incr-us")) j->incr_us = (unsigned)number("--incr-us", value(argc, argv, &i));
         else if (!strcmp(a, "--csv")) o->csv = 1;
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
