@@ -1066,6 +1066,11 @@ START_TEST(reading_a_page_the_program_unmapped_is_eio_not_a_hang)
     ck_assert(memcmp(buf, "aaaa", 4) == 0);
     ck_assert_int_eq(uvm_snap_read(s, 3 * PS, buf, 4), 0);
     ck_assert(memcmp(buf, "aaaa", 4) == 0);
+    int null = open("/dev/null", O_WRONLY);
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_save(s, null), -1);
+    ck_assert_int_eq(errno, EIO);
+    close(null);
     ck_assert_int_eq(uvm_snap_release(s), 0);
     alarm(0);
 }
