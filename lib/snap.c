@@ -678,8 +678,10 @@ static int in_range(const struct snap_chain *c, const void *p, size_t n)
     return (uintptr_t)p < c->end && (uintptr_t)p + n > c->start;
 }
 
-int uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
-                        void *dst, size_t off, size_t n)
+/* check 0: the caller checks for lost pages itself, a chunk at a time
+ * (save_chunk). */
+static int read_page(struct snap_chain *c, size_t i, uint64_t g, void *dst,
+                     size_t off, size_t n, int check)
 {
     for (;;) {
         uint32_t v = uvm__snap_lookup(c, i, g);
@@ -700,12 +702,12 @@ int uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
             if (v == SNAP_NONE) {     /* claimed and write-protected: */
                 /* Lost before (it may be unmapped: the copy would fault)
                  * or during the copy (.lost). */
-                if (uvm__snap_live_lost(c, i))
+                if (check && uvm__snap_live_lost(c, i))
                     rc = -EIO;
                 else
                     snap_live_read(to, (char *)(c->start + i * PS()) + off,
                                    n);    /* writers fault and wait */
-                if (rc == 0 && uvm__snap_live_lost(c, i))
+                if (check && rc == 0 && uvm__snap_live_lost(c, i))
                     rc = -EIO;
             } else if (snap_slot_meta(c, v - 1)->lost) {
                 rc = -EIO;
@@ -719,6 +721,12 @@ int uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
         }
         /* LIVE: a handler pushed it meanwhile; the lookup finds it now */
     }
+}
+
+int uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
+                        void *dst, size_t off, size_t n)
+{
+    return read_page(c, i, g, dst, off, n, 1);
 }
 
 int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
@@ -865,6 +873,45 @@ static int write_all(int fd, const char *p, size_t n)
 
 #define SAVE_PAGES 256                 /* 1 MiB writes */
 
+/* Pages [i, i + n) of userfaultfd chain c that snapshot gen g would read
+ * live and that have lost their write-protection mark (.lost): one
+ * pagemap read for the chunk instead of two per page.  -EIO if any, 0 if
+ * none, 1 if pagemap cannot tell (check page by page). */
+static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
+{
+    uint64_t e[SAVE_PAGES];
+    off_t at = (off_t)((c->start / PS() + i) * sizeof e[0]);
+    if (c->pagemap < 0 ||
+        pread(c->pagemap, e, n * sizeof e[0], at) != (ssize_t)(n * sizeof e[0]))
+        return 1;
+    /* pagemap first, lookup second: a handler pushes a version before it
+     * write-enables the page, so a mark gone that way has a version. */
+    for (size_t k = 0; k < n; k++)
+        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
+            uvm__snap_lookup(c, i + k, g) == SNAP_NONE)
+            return -EIO;
+    return 0;
+}
+
+/* Pages [i, i + n) as snapshot gen g sees them into buf (mu).  With
+ * userfaultfd the lost-page check (.lost) is made for the whole chunk
+ * before the copy (a page unmapped would fault) and after it. */
+static int save_chunk(struct snap_chain *c, size_t i, size_t n, uint64_t g,
+                      char *buf)
+{
+    unsigned char in[SAVE_PAGES];
+    int rc = c->uffd >= 0 ? chunk_lost(c, i, n, g)
+             /* mprotect: only a hole is known (.lost) */
+             : mincore((void *)(c->start + i * PS()), n * PS(), in) == 0
+                   ? 0 : 1;
+    int check = rc == 1;
+    for (size_t k = 0; k < n && rc >= 0; k++)
+        rc = read_page(c, i + k, g, buf + k * PS(), 0, PS(), check);
+    if (rc == 0 && !check && c->uffd >= 0)
+        rc = chunk_lost(c, i, n, g);
+    return rc < 0 ? rc : 0;
+}
+
 /* The chain's mutex is held while a chunk is read, never across write(2):
  * a slow descriptor (a full pipe) would otherwise hold up every call on
  * the chain, and fork().  A snapshot is immutable, so chunks read under
@@ -887,9 +934,7 @@ int uvm_snap_save(const uvm_snap *s, int fd)
             break;
         npages = c->npages;
         size_t n = npages - i < SAVE_PAGES ? npages - i : SAVE_PAGES;
-        for (size_t k = 0; k < n && rc == 0; k++)
-            rc = uvm__snap_read_page(c, i + k, sp->gen, buf + k * PS(), 0,
-                                     PS());
+        rc = save_chunk(c, i, n, sp->gen, buf);
         pthread_mutex_unlock(&c->mu);
         if (rc == 0)
             rc = write_all(fd, buf, n * PS());

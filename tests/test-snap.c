@@ -1066,8 +1066,58 @@ START_TEST(reading_a_page_the_program_unmapped_is_eio_not_a_hang)
     ck_assert(memcmp(buf, "aaaa", 4) == 0);
     ck_assert_int_eq(uvm_snap_read(s, 3 * PS, buf, 4), 0);
     ck_assert(memcmp(buf, "aaaa", 4) == 0);
+    int null = open("/dev/null", O_WRONLY);
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_save(s, null), -1);
+    ck_assert_int_eq(errno, EIO);
+    close(null);
     ck_assert_int_eq(uvm_snap_release(s), 0);
     alarm(0);
+}
+END_TEST
+
+/* Two threads racing the first snapshot of a fresh range: both get one,
+ * in one chain, and each reads back what the range held. */
+struct snap_racer { char *m; pthread_barrier_t *b; uvm_snap *s; };
+
+static void *snap_race_run(void *arg)
+{
+    struct snap_racer *r = arg;
+    pthread_barrier_wait(r->b);
+    r->s = uvm_snapshot(r->m, 8 * PS);
+    return NULL;
+}
+
+START_TEST(two_threads_racing_a_first_snapshot_join_one_chain)
+{
+    backend_of(_i);
+    for (int round = 0; round < 50; round++) {
+        char *m = map_pages(8, PROT_READ | PROT_WRITE);
+        memset(m, 'r', 8 * PS);
+        pthread_barrier_t b;
+        pthread_barrier_init(&b, NULL, 2);
+        struct snap_racer r[2] = { { m, &b, NULL }, { m, &b, NULL } };
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, snap_race_run, &r[i]);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&b);
+        ck_assert_ptr_nonnull(r[0].s);
+        ck_assert_ptr_nonnull(r[1].s);
+        struct uvm_snap_stats st;
+        ck_assert_int_eq(uvm_snap_stats(r[0].s, &st), 0);
+        ck_assert_uint_eq(st.chain_length, 2);
+        memset(m, 'w', 8 * PS);
+        char buf[2];
+        for (int i = 0; i < 2; i++) {
+            ck_assert_int_eq(uvm_snap_read(r[i].s, 5 * PS, buf, 2), 0);
+            ck_assert(buf[0] == 'r' && buf[1] == 'r');
+        }
+        ck_assert_int_eq(uvm_snap_release(r[1].s), 0);
+        ck_assert_int_eq(uvm_snap_release(r[0].s), 0);
+        munmap(m, 8 * PS);
+    }
 }
 END_TEST
 
@@ -1111,6 +1161,8 @@ static Suite *snap_suite(void)
     tcase_add_test(tc, contents_dropped_by_madv_dontneed_read_as_eio_not_zeros);
     tcase_add_loop_test(tc,
         reading_a_page_the_program_unmapped_is_eio_not_a_hang, 0, 2);
+    tcase_add_loop_test(tc,
+        two_threads_racing_a_first_snapshot_join_one_chain, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("model");
     tcase_set_timeout(tc, 0);
