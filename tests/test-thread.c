@@ -121,8 +121,9 @@ START_TEST(siglongjmp_in_a_new_thread_leaves_no_call_behind)
     ck_assert(wait_flag(&lj_thread_done, 15000));
     ck_assert_int_eq(atomic_load(&lj_calls), LJ_ROUNDS + 1);
     /* From the thread itself: its abandoned calls are not "in flight". */
-    ck_assert_int_eq(atomic_load(&lj_thread_rc), 0);
-    ck_assert_int_eq(atomic_load(&lj_thread_errno), 0);
+    int rc = atomic_load(&lj_thread_rc);
+    ck_assert_msg(rc == 0, "uvm_untrap in the thread: %d, %s", rc,
+                  strerror(atomic_load(&lj_thread_errno)));
     /* From another thread: no wait for a call that left long ago. */
     ck_assert_int_eq(uvm_untrap(r), 0);
     pthread_join(t, NULL);
