@@ -99,6 +99,7 @@
 #include "compat.h"
 #include "region.h"
 #include "fault-layer.h"
+#include "sanitizer.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -216,9 +217,23 @@ UVM_AS_SAFE static int record_owner_alive(const struct uvm__thread *t,
     return start == 0 || start <= UVM__T_LOAD(t->born);
 }
 
-/* alt_mem is kept: the stack passes to the record's next owner. */
+UVM_AS_SAFE static size_t altstack_bytes(void);
+
+/* alt_mem is kept: the stack passes to the record's next owner.  Not
+ * under ThreadSanitizer, which cannot see that the kernel ended the old
+ * owner before the new one runs on the stack and would report the new
+ * owner's signal frames as racing with the old one's: there the dead
+ * owner's stack is unmapped (no thread can be on it) and a new one
+ * mapped when needed. */
 UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
 {
+#if defined(UVM_SAN_THREAD)
+    void *old = UVM__T_LOAD(t->alt_mem);
+    if (old != NULL) {
+        munmap(old, uvm__page_size + altstack_bytes());
+        UVM__T_STORE(t->alt_mem, NULL);
+    }
+#endif
     for (int i = 0; i < UVM__HAZARDS; i++)
         atomic_store(&t->hazard[i], NULL);
     for (int i = 0; i < UVM_MAX_NESTING; i++)
