@@ -939,14 +939,17 @@ END_TEST
 /* The last release of a range racing a new snapshot of it: the new one
  * used to fail with EEXIST now and then (the dying chain's region was
  * still registered).  It waits for the old chain to go instead. */
+struct churn { char *m; int id; };
+
 static void *snap_churn_run(void *arg)
 {
-    char *m = arg;
+    const struct churn *ch = arg;
     for (int k = 0; k < 2000; k++) {
-        uvm_snap *s = uvm_snapshot(m, 64 * PS);
+        uvm_snap *s = uvm_snapshot(ch->m, 64 * PS);
         if (s == NULL)
             return (void *)(intptr_t)errno;
-        m[(size_t)(k % 64) * PS] = (char)k;
+        /* each thread its own bytes: the threads race on the chain only */
+        ch->m[(size_t)(k % 64) * PS + 64 * (size_t)ch->id] = (char)k;
         if (uvm_snap_release(s) != 0)
             return (void *)(intptr_t)-1;
     }
@@ -958,8 +961,12 @@ START_TEST(last_release_racing_a_new_snapshot_never_gives_eexist)
     backend_of(_i);
     char *m = map_pages(64, PROT_READ | PROT_WRITE);
     pthread_t t[3];
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(pthread_create(&t[i], NULL, snap_churn_run, m), 0);
+    struct churn ch[3];
+    for (int i = 0; i < 3; i++) {
+        ch[i] = (struct churn){ m, i };
+        ck_assert_int_eq(pthread_create(&t[i], NULL, snap_churn_run, &ch[i]),
+                         0);
+    }
     for (int i = 0; i < 3; i++) {
         void *rv;
         pthread_join(t[i], &rv);
