@@ -219,17 +219,21 @@ UVM_AS_SAFE static int record_owner_alive(const struct uvm__thread *t,
 
 UVM_AS_SAFE static size_t altstack_bytes(void);
 
-/* alt_mem is kept: the stack passes to the record's next owner.  Not
- * under ThreadSanitizer, which cannot see that the kernel ended the old
- * owner before the new one runs on the stack and would report the new
- * owner's signal frames as racing with the old one's: there the dead
- * owner's stack is unmapped (no thread can be on it) and a new one
- * mapped when needed. */
+/* alt_mem is kept: the stack passes to the record's next owner.  Under
+ * ThreadSanitizer, which cannot see that the kernel ended the old owner
+ * before the new one runs on the stack and would report the new owner's
+ * signal frames as racing with the old one's, the stack's pages are
+ * mapped afresh in place (no thread can be on them): its shadow starts
+ * clean, and the stack is still the same one. */
 UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
 {
 #if defined(UVM_SAN_THREAD)
-    void *old = UVM__T_LOAD(t->alt_mem);
-    if (old != NULL) {
+    char *old = UVM__T_LOAD(t->alt_mem);
+    if (old != NULL &&
+        mmap(old + uvm__page_size, altstack_bytes(), PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK |
+                 MAP_FIXED,
+             -1, 0) == MAP_FAILED) {
         munmap(old, uvm__page_size + altstack_bytes());
         UVM__T_STORE(t->alt_mem, NULL);
     }
