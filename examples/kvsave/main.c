@@ -36,11 +36,17 @@
  * writer thread at that nice value, so that on a machine loaded by other
  * work its stalls show the save more than the scheduler (the saver and
  * the fork child keep the default).
+ * Defaults: --size 256M, --ways fork,undo,redo, --warm 500, --tail 100,
+ * --dir $TMPDIR or /tmp (the images are removed unless --keep), fsync
+ * after each save, --seed from the clock (printed), --timeout 900 s,
+ * --log sized for a slow save (8 bytes an entry, touched up front).
+ * make check runs 16 MiB (check.sh); make bench-kvsave 256 MiB and 1 GiB.
  * Exit status: 0 every image verified, 1 error, 2 usage, 3 an image
  * failed verification (expected of --ways live).
  *
  * Owns: the command line, the run of each way (each in a process of its
- * own, with a fresh store), the verification and the report.  Fault handler: nothing here runs in it.
+ * own, with a fresh store), the verification and the report.  Fault
+ * handler: nothing here runs in it.
  */
 #include "kvsave.h"
 
@@ -456,6 +462,7 @@ static int run_in_child(const struct opts *o, struct outcome *oc)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        alarm(o->timeout);              /* fork() does not inherit alarms */
         struct kv_store kv;
         if (kv_create(&kv, o->size) < 0) {
             perror("uvm-kvsave: store");

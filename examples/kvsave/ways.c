@@ -92,12 +92,16 @@ static int save_fork(struct kv_store *kv, struct kv_writer *w, int fd,
     struct kv_monitor m;
     if (pipe(p) < 0 || kv_monitor_start(&m) < 0)
         return -1;
+    unsigned left = alarm(0);           /* fork() does not inherit it */
+    alarm(left);
     r->rss_before = kv_rss_bytes();
     uint64_t t0 = kv_now_ns();
     kv_writer_park(w);
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        alarm(left);
         child_save(kv, fd, do_fsync, p[1]);
+    }
     r->take_ms = ms_since(t0);
     resume_after_take(w, r);
     close(p[1]);
