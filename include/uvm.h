@@ -243,6 +243,14 @@ struct uvm_stats {
 /* Fill *st.  Returns 0, or -1 with errno EINVAL (st is NULL).  AS-safe. */
 UVM_EXPORT int uvm_stats(struct uvm_stats *st);
 
+/* Compare the protection state libuvm keeps with the kernel's (the
+ * userfaultfd write-protect bit of every page of every registered region,
+ * /proc/self/pagemap), writing each difference to stderr.  Returns 0 when
+ * they agree; -1 with errno EIO when they differ, or the errno of opening
+ * /proc/self/pagemap.  For tests and debugging: call it when no other
+ * thread changes protections.  Not AS-safe.  uvm_prot1(3). */
+UVM_EXPORT int uvm_debug_audit(void);
+
 #ifdef __cplusplus
 }
 #endif

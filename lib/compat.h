@@ -105,5 +105,15 @@ struct pm_scan_arg {
 /* Soft-dirty bit of a /proc/PID/pagemap entry (Linux 3.11,
  * Documentation/admin-guide/mm/soft-dirty.rst; no uapi header). */
 #define UVM_PAGEMAP_SOFT_DIRTY (1ULL << 55)
+/* The page is write-protected through userfaultfd (a present page's bit
+ * or a marker in an empty entry): bit 57 of a /proc/PID/pagemap entry
+ * (Linux 5.19, Documentation/admin-guide/mm/pagemap.rst). */
+#define UVM_PAGEMAP_UFFD_WP (1ULL << 57)
+
+/* sigaltstack(2): disarm the alternate stack while a handler runs on it
+ * (Linux 4.7).  glibc's headers do not carry it. */
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
 
 #endif /* UVM_COMPAT_H */

@@ -114,4 +114,11 @@ UVM_HIDDEN extern const struct uvm__dirty_ops uvm__dirty_mprotect;
  * trip, run once and cached: 0 or -ENOTSUP.  Not AS-safe. */
 UVM_HIDDEN int uvm__dirty_uffd_probe(void);
 
+/* Give [start, end), made read-only by an mprotect method (DIRTY's, or a
+ * snapshot chain's), protection prot back: every piece still mapped
+ * read-only, past any hole the program made by unmapping pages of it.
+ * Not AS-safe (reads /proc/self/maps when there is a hole). */
+UVM_HIDDEN void uvm__unprotect_mapped(uintptr_t start, uintptr_t end,
+                                      int prot);
+
 #endif /* UVM_DIRTY_INT_H */

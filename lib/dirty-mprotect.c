@@ -29,8 +29,11 @@
  * and the bitmap).  A system call writing into a clean page fails with
  * EFAULT instead (run uvm_touch first).  Writes through another view of
  * the same pages (MAP2) are not seen.  MADV_DONTNEED does not count as a
- * write.  After mremap(2) the moved pages are no longer protected, so
- * their writes are lost to the tracker.
+ * write.  After mremap(2) the moved pages keep their read-only protection
+ * at the new address, where no trap claims them: the first write there
+ * kills the process (seen on 6.18; the library cannot see mremap).
+ * Pages unmapped under the tracker are simply gone: stopping gives the
+ * pieces still mapped their protection back one by one.
  *
  * Must never: allocate, lock or use stdio in the handler; clear a bit
  * before the page it stands for is reported; change protections outside
@@ -46,11 +49,17 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define WORD_BITS (8 * sizeof(unsigned long))
 
 /* ---- the fault path ---- */
+
+UVM_AS_SAFE static size_t mp_npages(const struct uvm_tracker *t)
+{
+    return (t->end - t->start) / uvm__page_size;
+}
 
 UVM_AS_SAFE static void mp_mark_all(struct uvm_tracker *t)
 {
@@ -69,14 +78,60 @@ UVM_AS_SAFE static int mp_fault(const struct uvm_fault *f)
         return UVM_DECLINE;       /* reads never fault on a read-only page */
     uintptr_t page = (uintptr_t)f->page;
     size_t i = (page - t->start) / uvm__page_size;
-    if (uvm__prot_set(page, uvm__page_size, t->u.mp.prot) == 0) {
+    if (uvm__prot_change(page, 1, t->u.mp.prot, 0) == 0) {
         atomic_fetch_or(&t->u.mp.bits[i / WORD_BITS], 1UL << (i % WORD_BITS));
         return UVM_RETRY;
     }
-    if (uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot) != 0)
+    if (uvm__prot_change(t->start, mp_npages(t), t->u.mp.prot,
+                         UVM__PROT_PARTIAL) != 0)
         return UVM_DECLINE;
     mp_mark_all(t);
     return UVM_RETRY;
+}
+
+/* ---- giving the range its protection back ---- */
+
+/* The pieces of [start, end) that are still mapped read-only, as the
+ * tracker left them, get prot back; holes and mappings that changed
+ * meanwhile (unmapped and mapped again by the program) are left alone. */
+struct mp_undo {
+    uintptr_t start, end;
+    int ro, prot, rc;
+};
+
+static int mp_undo_line(const char *p, const char *end, void *arg)
+{
+    struct mp_undo *u = arg;
+    uint64_t lo, hi;
+    if (!uvm__maps_hex(&p, end, &lo) || p >= end || *p++ != '-' ||
+        !uvm__maps_hex(&p, end, &hi) || end - p < 4 || *p++ != ' ')
+        return 0;
+    if (lo >= u->end)
+        return 1;                               /* past the range: done */
+    if (hi <= u->start)
+        return 0;
+    int prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) |
+               (p[2] == 'x' ? PROT_EXEC : 0);
+    uintptr_t a = lo > u->start ? lo : u->start;
+    uintptr_t b = hi < u->end ? hi : u->end;
+    if (prot == u->ro &&
+        uvm__prot_change(a, (b - a) / uvm__page_size, u->prot,
+                         UVM__PROT_PARTIAL) != 0)
+        u->rc = -ENOMEM;
+    return 0;
+}
+
+/* Make the range writable again whatever happened to it: one call when
+ * it is whole (which also merges what the faults split), else piece by
+ * piece (a hole stops mprotect(2) part-way, leaving the pieces after it
+ * read-only, and they would have no trap left once the tracker goes). */
+void uvm__unprotect_mapped(uintptr_t start, uintptr_t end, int prot)
+{
+    if (uvm__prot_change(start, (end - start) / uvm__page_size, prot,
+                         UVM__PROT_PARTIAL) == 0)
+        return;
+    struct mp_undo u = { start, end, prot & ~PROT_WRITE, prot, 0 };
+    uvm__maps_foreach(mp_undo_line, &u);
 }
 
 /* ---- the method ---- */
@@ -124,8 +179,13 @@ static int mp_start(struct uvm_tracker *t)
     if (t->u.mp.region == NULL)
         rc = -errno;
     else
-        rc = uvm__prot_set(t->start, t->end - t->start, prot & ~PROT_WRITE);
+        rc = uvm__prot_change(t->start, mp_npages(t), prot & ~PROT_WRITE,
+                              UVM__PROT_PARTIAL);
     if (rc < 0) {
+        /* A hole that appeared since the range was checked may have left
+         * a prefix read-only: writable again before the trap goes. */
+        if (t->u.mp.region != NULL)
+            uvm__unprotect_mapped(t->start, t->end, prot);
         if (t->u.mp.region != NULL)
             uvm__untrap(t->u.mp.region);
         uvm__map_budget_release(t->u.mp.reserved);
@@ -168,8 +228,8 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
      * read-only too; their bits stay set.  Re-protect even when no bit was
      * set: a uvm_prot* call may have made pages of the range writable
      * behind the tracker's back, and their writes would be lost. */
-    int rc = uvm__prot_set(t->start, t->end - t->start,
-                           t->u.mp.prot & ~PROT_WRITE);
+    int rc = uvm__prot_change(t->start, mp_npages(t),
+                              t->u.mp.prot & ~PROT_WRITE, UVM__PROT_PARTIAL);
     if (rc < 0)
         mp_mark_all(t);   /* part of the range unmapped: keep everything */
     return rc;
@@ -179,7 +239,7 @@ static void mp_stop(struct uvm_tracker *t)
 {
     /* Writable first, then no trap: in the other order a write between
      * the two would fault with no region to claim it. */
-    uvm__prot_set(t->start, t->end - t->start, t->u.mp.prot);
+    uvm__unprotect_mapped(t->start, t->end, t->u.mp.prot);
     uvm__untrap(t->u.mp.region);
     uvm__map_budget_release(t->u.mp.reserved);
     free(t->u.mp.bits);

@@ -29,8 +29,9 @@
  * another view of the same pages (MAP2 alias: tracking lives in this
  * view's page tables), nor writes after mremap(2) moved the range away
  * (the registration does not move), nor anything in a child after fork(2)
- * (the child's copy is not registered; dirty.c refuses to scan there,
- * since both descriptors still point at the parent's address space).
+ * (the child's copy is not registered; collecting there fails with
+ * ECHILD, since both descriptors still point at the parent's address
+ * space, and stopping there only closes the child's descriptors).
  *
  * Must never: issue an ioctl on these descriptors from another process
  * than the one that opened them (they act on the opener's mm); loop on
@@ -65,21 +66,11 @@ static int uffd_start(struct uvm_tracker *t)
         return fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ? fd
                                                                : -ENOTSUP;
     size_t len = t->end - t->start;
-    struct uffdio_register reg = {
-        .range = { .start = t->start, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_WP,
-    };
-    int rc = 0;
-    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0)
-        /* EINVAL: memory the kernel cannot write-protect this way (a
-         * regular file, say); EBUSY: registered by someone else. */
-        rc = errno == EBUSY ? -EEXIST : errno == ENOMEM ? -ENOMEM : -ENOTSUP;
-    struct uffdio_writeprotect wp = {
-        .range = { .start = t->start, .len = len },
-        .mode = UFFDIO_WRITEPROTECT_MODE_WP,
-    };
-    if (rc == 0 && ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0)
-        rc = -errno;
+    /* -ENOTSUP: memory the kernel cannot write-protect this way (a
+     * regular file, say); -EEXIST: registered by someone else (uffd.h). */
+    int rc = uvm__uffd_register(fd, t->start, len, UFFDIO_REGISTER_MODE_WP);
+    if (rc == 0)
+        rc = uvm__uffd_wp(fd, t->start, len, 1);
     int pm = -1;
     if (rc == 0) {
         /* EACCES in a non-dumpable process (after setuid): then this
@@ -89,7 +80,7 @@ static int uffd_start(struct uvm_tracker *t)
             rc = errno == EMFILE || errno == ENFILE ? -errno : -ENOTSUP;
     }
     if (rc < 0) {
-        close(fd);                      /* unregisters, clears the WP bits */
+        uvm__uffd_close(fd);            /* unregisters, clears the WP bits */
         return rc;
     }
     t->u.uffd.uffd = fd;
@@ -126,7 +117,8 @@ static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 {
     uintptr_t cur = t->start, walk_end;
     if (t->pid != getpid())
-        return -EPERM;         /* a child after fork(): not registered */
+        return -ECHILD;        /* a child after fork(): the descriptors act
+                                  on the parent's address space */
     if (s->max == 0) {
         /* Reset only: re-protect everything written, report nothing. */
         long n = uffd_scan(t, cur, NULL, 0, 0, &walk_end);
@@ -157,11 +149,10 @@ static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 static void uffd_stop(struct uvm_tracker *t)
 {
     if (t->pid == getpid()) {
-        struct uffdio_range r = { .start = t->start,
-                                  .len = t->end - t->start };
-        ioctl(t->u.uffd.uffd, UFFDIO_UNREGISTER, &r);   /* holes: ignore */
+        /* holes: ignore */
+        uvm__uffd_unregister(t->u.uffd.uffd, t->start, t->end - t->start);
     }
-    close(t->u.uffd.uffd);
+    uvm__uffd_close(t->u.uffd.uffd);
     close(t->u.uffd.pagemap);
 }
 
@@ -205,7 +196,7 @@ static void uffd_probe_once(void)
     int fd = uvm__uffd_open(UFFD_FEATURES);
     if (fd < 0)
         return;
-    close(fd);
+    uvm__uffd_close(fd);
     uffd_works = 1;                 /* uffd_start needs it for the trip */
     uffd_works = uffd_round_trip();
 }

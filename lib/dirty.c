@@ -16,14 +16,19 @@
  *  1. uffd-wp-async: ~1.0 us per dirtied page here (bench/uvm-bench-dirty),
  *     mapping count constant;
  *  2. mprotect: 7-10x that, splits mappings, budgeted (ENOMEM);
- *  3. soft-dirty: never chosen.  The probe (a write must set pagemap bit
- *     55 after clear_refs "4" cleared it) fails where CONFIG_MEM_SOFT_DIRTY
- *     is off; where it passes there is still no method behind it, because
- *     clear_refs resets the whole process (every other tracker with it)
- *     and cannot be made atomic with the read.  Either way ENOTSUP.
+ *  3. soft-dirty: never chosen, never probed: clearing the bits means
+ *     writing /proc/self/clear_refs, which resets the whole process (every
+ *     other user of the bits with it) and cannot be made atomic with the
+ *     read; a probe would do the same behind the program's back.  ENOTSUP,
+ *     with no side effect.
  *
  * Concurrency: calls on one tracker are serialised by its mutex; calls on
- * different trackers run in parallel.  A handle is validated without
+ * different trackers run in parallel.  Lock order: the module's mutex mu,
+ * then a tracker's mutex (uvm_dirty_stop, and fork: uvm__dirty_lock takes
+ * mu and then the mutex of every live tracker, in list order, so that a
+ * child never inherits one held by a thread it does not have; a tracker's
+ * mutex is never held across anything that can block for long: a scan or
+ * an mprotect of its range).  A handle is validated without
  * dereferencing foreign memory (the pool's chunks are never freed), then
  * re-validated under its mutex, so a tracker stopped concurrently gives
  * EINVAL.
@@ -36,7 +41,6 @@
 #include "compat.h"
 #include "vma.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -47,9 +51,22 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct uvm_tracker *live;             /* (mu) */
 
-/* fork() (version.c orders the library's locks). */
-void uvm__dirty_lock(void) { pthread_mutex_lock(&mu); }
-void uvm__dirty_unlock(void) { pthread_mutex_unlock(&mu); }
+/* fork() (version.c orders the library's locks): mu, then every live
+ * tracker's mutex (the order above); released in the parent and in the
+ * child alike, by the thread that forked. */
+void uvm__dirty_lock(void)
+{
+    pthread_mutex_lock(&mu);
+    for (struct uvm_tracker *t = live; t != NULL; t = t->next)
+        pthread_mutex_lock(&t->mu);
+}
+
+void uvm__dirty_unlock(void)
+{
+    for (struct uvm_tracker *t = live; t != NULL; t = t->next)
+        pthread_mutex_unlock(&t->mu);
+    pthread_mutex_unlock(&mu);
+}
 
 static void tracker_init(void *t)
 {
@@ -90,45 +107,13 @@ static void live_remove(struct uvm_tracker *t)
 
 /* ---- method choice ---- */
 
-/* Soft-dirty round trip: a written page must be soft-dirty, clean after
- * clear_refs "4", and soft-dirty again after a write.  Cached. */
-static int softdirty_works;
-static int softdirty_entry(int pm, const volatile char *p, uint64_t *e)
+/* Soft-dirty: no method, and no probe.  Using the bits means writing
+ * /proc/self/clear_refs, which resets them for the whole process (every
+ * other user of them, a CRIU pre-dump say, with it) and cannot be made
+ * atomic with reading them; even a probe would do that behind the
+ * program's back.  So the value fails with ENOTSUP and touches nothing. */
+static int softdirty_start(void)
 {
-    off_t off = (off_t)((uintptr_t)p / uvm__page_size * sizeof *e);
-    return pread(pm, e, sizeof *e, off) == (ssize_t)sizeof *e;
-}
-
-static void softdirty_probe_once(void)
-{
-    volatile char *p = mmap(NULL, uvm__page_size, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return;
-    int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    int cr = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
-    uint64_t e1 = 0, e2 = ~0ULL, e3 = 0;
-    p[0] = 1;
-    if (pm >= 0 && cr >= 0 && softdirty_entry(pm, p, &e1) &&
-        write(cr, "4", 1) == 1 && softdirty_entry(pm, p, &e2)) {
-        p[0] = 2;
-        softdirty_entry(pm, p, &e3);
-        softdirty_works = (e1 & UVM_PAGEMAP_SOFT_DIRTY) &&
-                          !(e2 & UVM_PAGEMAP_SOFT_DIRTY) &&
-                          (e3 & UVM_PAGEMAP_SOFT_DIRTY);
-    }
-    if (pm >= 0)
-        close(pm);
-    if (cr >= 0)
-        close(cr);
-    munmap((void *)p, uvm__page_size);
-}
-
-static int softdirty_probe(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, softdirty_probe_once);
-    (void)softdirty_works;     /* no method behind a passing probe (above) */
     return -ENOTSUP;
 }
 
@@ -154,7 +139,7 @@ static int dirty_start_method(struct uvm_tracker *t, int method)
             return rc;
     }
     if (method == UVM_DIRTY_SOFTDIRTY)
-        return softdirty_probe();
+        return softdirty_start();
     return rc;
 }
 
@@ -191,6 +176,7 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
      * overlapping starts cannot both succeed. */
     pthread_mutex_lock(&mu);
     struct uvm_tracker *t = NULL;
+    uvm_tracker *handle = NULL;     /* pool.h, .handle */
     if (live_overlaps(start, end))
         rc = -EEXIST;
     else if ((t = uvm__pool_get(&pool)) == NULL)
@@ -206,6 +192,7 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
             atomic_store(&t->sig, UVM_SIG_TRACKER);   /* set last */
             t->next = live;
             live = t;
+            handle = uvm__pool_handle(&pool, t);
         } else {
             uvm__pool_put(&pool, t);
         }
@@ -215,26 +202,30 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
         uvm__fail(rc);
         return NULL;
     }
-    return t;
+    return handle;
 }
 
-/* Lock t if it is a live tracker: 0, or -EINVAL. */
-static int tracker_lock(uvm_tracker *t)
+/* Resolve the handle *tp (pool.h) and lock its tracker if live: *tp is
+ * then the tracker; 0, or -EINVAL.  Resolved again under the tracker's
+ * lock: a release and reuse of the slot in between changes its serial. */
+static int tracker_lock(uvm_tracker **tp)
 {
-    if (t == NULL || !uvm__pool_owns(&pool, t) ||
-        atomic_load(&t->sig) != UVM_SIG_TRACKER)
+    struct uvm_tracker *t = uvm__pool_resolve(&pool, *tp);
+    if (t == NULL || atomic_load(&t->sig) != UVM_SIG_TRACKER)
         return -EINVAL;
     pthread_mutex_lock(&t->mu);
-    if (atomic_load(&t->sig) != UVM_SIG_TRACKER) {
+    if (atomic_load(&t->sig) != UVM_SIG_TRACKER ||
+        uvm__pool_resolve(&pool, *tp) != t) {
         pthread_mutex_unlock(&t->mu);
         return -EINVAL;
     }
+    *tp = t;
     return 0;
 }
 
 static ssize_t dirty_collect(uvm_tracker *t, struct uvm__dirty_sink *s)
 {
-    int rc = tracker_lock(t);
+    int rc = tracker_lock(&t);
     if (rc < 0)
         return uvm__fail(rc);
     rc = t->ops->collect(t, s);
@@ -266,7 +257,7 @@ ssize_t uvm_dirty_runs(uvm_tracker *t, struct uvm_run *runs, size_t max)
 int uvm_dirty_stop(uvm_tracker *t)
 {
     pthread_mutex_lock(&mu);
-    int rc = tracker_lock(t);
+    int rc = tracker_lock(&t);
     if (rc < 0) {
         pthread_mutex_unlock(&mu);
         return uvm__fail(rc);
@@ -280,10 +271,10 @@ int uvm_dirty_stop(uvm_tracker *t)
     return 0;
 }
 
-const char *uvm_dirty_method(const uvm_tracker *t)
+const char *uvm_dirty_method(const uvm_tracker *h)
 {
-    if (t == NULL || !uvm__pool_owns(&pool, t) ||
-        atomic_load(&((uvm_tracker *)t)->sig) != UVM_SIG_TRACKER) {
+    uvm_tracker *t = uvm__pool_resolve(&pool, h);
+    if (t == NULL || atomic_load(&t->sig) != UVM_SIG_TRACKER) {
         uvm__fail(-EINVAL);
         return NULL;
     }

@@ -26,6 +26,19 @@
  * alternate stack faults in its guard page, where the kernel cannot push a
  * signal frame and kills the process with SIGSEGV.
  *
+ * Handlers run on an alternate stack (.onalt).  A handler that leaves by
+ * siglongjmp leaves its call recorded; thread.c forgets it once the thread
+ * runs off the stack the call was on, which it can tell reliably only of
+ * an alternate stack (on the thread's own stack it may go deeper than the
+ * abandoned frame and look as if still inside it).  So a fault that
+ * arrives on the ordinary stack of a thread with no call in flight and no
+ * alternate stack (a thread libuvm had not met) is not handled there: the
+ * thread gets libuvm's alternate stack at once and the instruction runs
+ * again, to fault on the alternate stack.  One extra fault per thread,
+ * none on the fast path beyond testing the delivered stack's flags.  The
+ * native layer only: the libsigsegv layer has no ucontext whose uc_stack
+ * sigreturn would restore.
+ *
  * Stack overflow (.overflow).  An unclaimed SIGSEGV is a stack overflow
  * when, with S the thread's stack mapping (the first read-write mapping at
  * or above the interrupted stack pointer, stepping over a PROT_NONE guard
@@ -78,6 +91,25 @@ UVM_AS_SAFE static int dispatch_gone(struct uvm__thread *t, uintptr_t addr)
     return UVM_RETRY;
 }
 
+/* The fault s arrived on the ordinary stack: give the thread libuvm's
+ * alternate stack and have the instruction fault again there (.onalt)?
+ * Not with another call in flight (its frame stays where it is), not
+ * twice in a row for one page (something undid the stack), not without a
+ * uc_stack to write it into. */
+UVM_AS_SAFE static int dispatch_move_to_altstack(struct uvm__thread *t,
+                                                 const struct uvm__sig *s)
+{
+    uintptr_t page = (uintptr_t)s->addr & ~uvm__page_mask;
+    if (s->alt_ret == NULL || !s->sp_exact ||
+        atomic_load_explicit(&t->ncalls, memory_order_relaxed) != 1 ||
+        UVM__T_LOAD(t->alt_retry) == page)
+        return 0;
+    if (!uvm__thread_altstack_now(t, s->alt_ret))
+        return 0;
+    UVM__T_STORE(t->alt_retry, page);
+    return 1;
+}
+
 /* Find the region of the fault and run its handler.  The call is recorded
  * while the table version is protected (.inv.push in thread.c). */
 UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
@@ -93,16 +125,22 @@ UVM_AS_SAFE static int dispatch_run(struct uvm__thread *t,
         return dispatch_gone(t, addr);
     if (slot < 0)
         return UVM_DECLINE;
+    if (UVM_UNLIKELY(s->alt->ss_flags & SS_DISABLE) &&
+        dispatch_move_to_altstack(t, s)) {
+        uvm__call_pop(t, slot);
+        return UVM_RETRY;
+    }
+    if (UVM_UNLIKELY(UVM__T_LOAD(t->alt_retry) != 0))
+        UVM__T_STORE(t->alt_retry, 0);
 
     struct uvm_fault f = {
         .addr = s->addr,
         .page = (void *)(addr & ~uvm__page_mask),
         .access = s->access,
-        /* A userfaultfd write-protect fault is the SIGSEGV mprotect would
-         * have raised: handlers cannot tell the mechanisms apart. */
-        .signo = s->sig == SIGBUS && uvm__prot_uffd_is_wp_fault(r) ? SIGSEGV
-                                                                   : s->sig,
-        .region = r,
+        /* A userfaultfd write-protect fault arrives here already as the
+         * SIGSEGV mprotect would have raised (the fault layer's doing). */
+        .signo = s->sig,
+        .region = r->handle,
         .arg = r->arg,
         .ucontext = s->uc,
     };
@@ -140,7 +178,8 @@ UVM_AS_SAFE int uvm__dispatch_fault(const struct uvm__sig *s)
     }
     /* Returns only if the thread is not in uvm_touch's loop.  Without the
      * stack pointer, a uvm_touch context is trusted as it stands (0). */
-    uvm__touch_escape(s->sp_exact ? s->sp : 0);
+    uvm__touch_escape(s->sp_exact ? s->sp : 0, (uintptr_t)s->addr,
+                      s->addr_ok);
     UVM_COUNT(chained, 1);
     return UVM_DECLINE;
 }
@@ -326,12 +365,17 @@ static uvm_region *trap(void *addr, size_t len, uvm_handler_fn fn,
         uvm__fail(rc);
         return NULL;
     }
-    return r;
+    return r->handle;
 }
 
 static int dispatch_check_untrap(struct uvm_region *r)
 {
-    return uvm__calls_self_in(r) ? -EDEADLK : 0;
+    if (uvm__calls_self_in(r))
+        return -EDEADLK;
+    /* While r is still in the table, so no protection change of its pages
+     * can slip between its conversion to mprotect and its removal. */
+    uvm__prot_uffd_release(r);
+    return 0;
 }
 
 static int dispatch_check_public(struct uvm_region *r)
@@ -353,14 +397,14 @@ int uvm__untrap(uvm_region *region)
     return untrap(region, dispatch_check_untrap);
 }
 
-static int untrap(uvm_region *region, int (*check)(struct uvm_region *))
+static int untrap(uvm_region *handle, int (*check)(struct uvm_region *))
 {
-    int rc = uvm__region_unlink(region, check);
+    struct uvm_region *r;
+    int rc = uvm__region_unlink(handle, check, &r);
     if (rc < 0)
         return uvm__fail(rc);
     /* New faults no longer find the region; wait for those in flight. */
-    uvm__calls_wait(region);
-    uvm__prot_uffd_release(region);
-    uvm__region_free(region);
+    uvm__calls_wait(r);
+    uvm__region_free(r);
     return 0;
 }

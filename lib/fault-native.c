@@ -26,6 +26,7 @@
 #include "fault-x86_64.h"
 #include "thread.h"
 #include "sanitizer.h"
+#include "prot-backend.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -131,6 +132,24 @@ UVM_AS_SAFE static int is_async_mce(int sig, const siginfo_t *si)
 #endif
 }
 
+/* A userfaultfd write-protect fault (SIGBUS) is made the SIGSEGV mprotect
+ * would have raised, with SEGV_ACCERR, before anyone sees it: region
+ * handlers, the action installed before libuvm, and the default action
+ * all get what the mprotect backend would have given them. */
+UVM_AS_SAFE static void native_as_mprotect(struct uvm__sig *s,
+                                           siginfo_t *segv)
+{
+    const siginfo_t *si = s->si;
+    if (!uvm__prot_uffd_backend.owns_fault(s->sig, si->si_code,
+                                           (uintptr_t)s->addr, s->access))
+        return;
+    *segv = *si;
+    segv->si_signo = SIGSEGV;
+    segv->si_code = SEGV_ACCERR;
+    s->sig = SIGSEGV;
+    s->si = segv;
+}
+
 UVM_AS_SAFE static void native_signal(int sig, siginfo_t *si, void *uc)
 {
     uvm__san_signal_entry(fault_altstack(uc));      /* sanitizer.h */
@@ -150,8 +169,10 @@ UVM_AS_SAFE static void native_signal(int sig, siginfo_t *si, void *uc)
         .alt = fault_altstack(uc),
         .alt_ret = &((ucontext_t *)uc)->uc_stack,
     };
+    siginfo_t segv;
     if (si->si_code > 0 && !is_async_mce(sig, si)) {
         s.access = fault_access(uc);
+        native_as_mprotect(&s, &segv);
         if (uvm__dispatch_fault(&s) != UVM_RETRY)
             native_chain(&s, 1);
     } else if (native_is_probe(si)) {

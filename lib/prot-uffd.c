@@ -1,72 +1,108 @@
 /*
- * prot-uffd.c: write-only protection changes through userfaultfd.
+ * prot-uffd.c: the userfaultfd write-protection backend (prot-backend.h).
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
  * Owns: the process's PROT userfaultfd (synchronous write-protection with
  * UFFD_FEATURE_SIGBUS, so a write fault is a SIGBUS on the faulting thread,
- * never a message to a handler thread, which measured 2-3x slower), and
- * per trap region two page bitmaps.
+ * never a message to a handler thread, which measured 2-3x slower), one
+ * page bitmap per registered trap region, and the gate that keeps
+ * uvm_untrap from converting a region while a change is in progress.
  *
  * A change between PROT_READ and PROT_READ|PROT_WRITE of pages of a trap
  * region is made with UFFDIO_WRITEPROTECT instead of mprotect: the kernel
  * mapping (VMA) stays read-write and is never split, so the process's
  * mapping count stays constant (dirty-tracking.md 6.3: 2.2 us per call
  * against 5.3-5.9 us for a one-page mprotect).  The write fault arrives as
- * SIGBUS; the dispatcher hands it to the region's handler as the SIGSEGV
- * write fault mprotect would have raised, so handlers cannot tell.
+ * SIGBUS; fault-native.c turns it into the SIGSEGV mprotect would have
+ * raised (owns_fault), for the region's handler and for chaining alike.
  *
- * A region is registered with the userfaultfd lazily, at the first
- * write-only change of its pages, if all of it is mapped read-write memory
- * the kernel can write-protect (private anonymous or shmem/memfd); else it
- * is never tried again and mprotect serves it.  Registering may split the
- * region's mappings at its ends once; after that the count is constant.
+ * Which changes this backend takes (the result must be mprotect's):
+ *  - prot is PROT_READ or PROT_READ|PROT_WRITE, the range lies in one trap
+ *    region, and, asked of the kernel at every change (.inv.truth), every
+ *    page of it is mapped read-write: a page the program (or libuvm's
+ *    mprotect path) made PROT_NONE or read-only must be changed with
+ *    mprotect, else "unprotecting" it would return 0 and leave it
+ *    inaccessible.  Asking costs one PROCMAP_QUERY ioctl; without that
+ *    ioctl (Linux < 6.11) the question is a read of the maps text, far too
+ *    slow, and this backend is not used at all.
+ *  - the memory is not private anonymous memory.  There MADV_DONTNEED (and
+ *    MADV_FREE once reclaimed) drops the page with its write-protect bit,
+ *    and the next write is not trapped: measured on Linux 6.18, also with
+ *    UFFD_FEATURE_WP_UNPOPULATED, which only marks pages unpopulated when
+ *    they are write-protected.  mprotect keeps the protection in the VMA,
+ *    which madvise does not touch.  shmem and memfd mappings (uvm_alloc's)
+ *    keep a marker in the emptied page table entry and stay protected.
+ *    uvm_prot1(3) gives the numbers behind this choice.
+ *  - the region could be registered (lazily, at its first write-only
+ *    change; all of it mapped read-write, of a kind the kernel can
+ *    write-protect; EEXIST: someone else's userfaultfd has it).
+ * A change the kernel refuses with ENOENT (part of the range was remapped
+ * since registration: the new mapping is not registered) is undone and
+ * declined: mprotect makes it.  A hole in the range is declined before any
+ * change, so mprotect reports ENOMEM and changes nothing.
  *
- * Bitmaps, one bit per page of a registered region:
- *   nonrw  the page's mapping is not read-write: libuvm changed it with
- *          mprotect (to PROT_NONE, say).  Only pages whose bit is clear
- *          may take the userfaultfd path.
- *   wp     the page is write-protected through userfaultfd.
- * Invariants: .inv.effective  a page's protection is its mapping's, less
- * PROT_WRITE where wp is set; .inv.rw  nonrw clear means the mapping is
- * read-write.  They hold as long as the program changes the region's
- * protections through libuvm only (uvm(7)).
+ * Bitmap, one bit per page of a registered region: wp, the page is
+ * write-protected through userfaultfd.  Invariant .inv.effective: a page's
+ * protection is its mapping's, less PROT_WRITE where wp is set; so when
+ * mprotect gives a page PROT_WRITE, its wp bit is cleared in the kernel
+ * and here (after_change).  uvm_debug_audit compares wp with bit 57 of
+ * /proc/self/pagemap.
  *
- * When the write-protection must not outlive libuvm's knowledge of it
- * (uvm_untrap, and the child after fork(), whose copy loses the
- * userfaultfd bits), the write-protected pages are made PROT_READ with
- * mprotect first, so the program sees the same protections as before.
- * The child's regions stay with mprotect; its new regions may register
- * with a userfaultfd of its own.
+ * The gate: every change (prot.c brackets it with enter/leave) counts
+ * itself in; uvm_untrap's detach sets the writer bit, waits for the count
+ * to drain, converts the region's write-protected pages to mprotect and
+ * unregisters it, all while the region is still in the table, so that no
+ * change of its pages can interleave with the conversion (a concurrent
+ * UNPROT would otherwise be undone by it).  A change made from a signal
+ * handler that interrupted a change of the same thread is not counted
+ * again (it could not wait for the writer the outer one holds back).
+ *
+ * fork(): the child's copy of the memory loses the write-protect bits and
+ * the registration (no UFFD_FEATURE_EVENT_FORK).  The atfork handler gives
+ * the child's write-protected pages PROT_READ with mprotect and closes the
+ * inherited descriptor: the child goes on with mprotect on its own copy.
+ * A child made without atfork handlers (a raw clone) still holds the
+ * parent's descriptor: uffd.c refuses it (ECHILD), so uvm_prot* on such
+ * regions fail with ECHILD, and uvm_untrap only converts the child's copy.
  *
  * Must never: block or allocate with malloc on the paths marked
  * UVM_AS_SAFE (uvm_prot* run in region handlers; bitmaps come from mmap);
- * use the userfaultfd in a child after fork() (it acts on the parent).
+ * return 0 for a change it did not make.
  */
 #include "prot-uffd.h"
 #include "prot-backend.h"
 #include "uffd.h"
 #include "compat.h"
 #include "region.h"
+#include "thread.h"
 #include "vma.h"
 
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define RW (PROT_READ | PROT_WRITE)
 #define WORD_BITS (8 * sizeof(unsigned long))
+#define GATE_WRITER (1U << 30)
 
 struct uvm__uffd_region {
     size_t map_bytes;          /* (c) this block's mmap size */
     size_t npages, nwords;     /* (c) */
-    atomic_ulong *nonrw;       /* (c) pointer; bits (a) */
     atomic_ulong *wp;          /* (c) pointer; bits (a) */
 };
 
 /* The PROT userfaultfd: -1 not opened yet, -2 opening, -3 unavailable. */
 static atomic_int pfd = -1;
+/* (a) GATE_WRITER | the number of changes in progress. */
+static atomic_uint gate;
+/* (t) this thread's changes in progress (nesting through signals). */
+static __thread int gate_depth __attribute__((tls_model("initial-exec")));
 
 /* ---- the userfaultfd ---- */
 
@@ -88,6 +124,11 @@ UVM_AS_SAFE static int pu_fd(void)
 
 /* ---- bitmaps ---- */
 
+UVM_AS_SAFE static int bit_get(atomic_ulong *b, size_t i)
+{
+    return (atomic_load(&b[i / WORD_BITS]) >> (i % WORD_BITS)) & 1;
+}
+
 UVM_AS_SAFE static void bits_set(atomic_ulong *b, size_t from, size_t to,
                                  int on)
 {
@@ -103,52 +144,67 @@ UVM_AS_SAFE static void bits_set(atomic_ulong *b, size_t from, size_t to,
 UVM_AS_SAFE static int bits_any(atomic_ulong *b, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
-        if (atomic_load(&b[i / WORD_BITS]) & (1UL << (i % WORD_BITS)))
+        if (bit_get(b, i))
             return 1;
     return 0;
 }
 
-/* ---- registration ---- */
+/* ---- the kernel's view ---- */
 
-/* Is all of [start, end) mapped read-write? */
-UVM_AS_SAFE static int pu_all_rw(uintptr_t start, uintptr_t end)
+/* Is all of [start, end) mapped read-write, in memory whose
+ * write-protection survives madvise (not private anonymous)?  One
+ * PROCMAP_QUERY per mapping (.inv.truth). */
+UVM_AS_SAFE static int pu_range_ok(uintptr_t start, uintptr_t end)
 {
     for (uintptr_t cur = start; cur < end;) {
         struct uvm__vma v;
-        if (uvm__vma_query(cur, &v) != 0 ||
-            v.prot != (PROT_READ | PROT_WRITE))
+        if (uvm__vma_query(cur, &v) != 0 || v.start > cur || v.prot != RW ||
+            v.anon)
             return 0;
         cur = v.end;
     }
     return 1;
 }
 
+/* Clear the write-protection of [a, b), mapping by mapping where a part of
+ * it is no longer registered (ENOENT stops the kernel's walk there). */
+UVM_AS_SAFE static void pu_unprotect_all(int fd, uintptr_t a, uintptr_t b)
+{
+    if (uvm__uffd_wp(fd, a, b - a, 0) != -ENOENT)
+        return;
+    for (uintptr_t cur = a; cur < b;) {
+        struct uvm__vma v;
+        if (uvm__vma_query(cur, &v) != 0)
+            return;
+        uintptr_t e = v.end < b ? v.end : b;
+        if (v.start <= cur)
+            uvm__uffd_wp(fd, cur, e - cur, 0);
+        cur = e;
+    }
+}
+
+/* ---- registration ---- */
+
 UVM_AS_SAFE static int pu_register(struct uvm_region *r)
 {
     int fd = pu_fd();
-    if (fd < 0 || !pu_all_rw(r->start, r->end))
+    if (fd < 0 || !uvm__vma_fast() || !pu_range_ok(r->start, r->end))
         return 0;
     size_t npages = (r->end - r->start) / uvm__page_size;
     size_t nwords = (npages + WORD_BITS - 1) / WORD_BITS;
     size_t bytes = sizeof(struct uvm__uffd_region) +
-                   2 * nwords * sizeof(unsigned long);
+                   nwords * sizeof(unsigned long);
     bytes = (bytes + uvm__page_mask) & ~uvm__page_mask;
-    struct uvm__uffd_region *ur = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+    struct uvm__uffd_region *ur = mmap(NULL, bytes, RW,
                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (ur == MAP_FAILED)
         return 0;
     ur->map_bytes = bytes;
     ur->npages = npages;
     ur->nwords = nwords;
-    ur->nonrw = (atomic_ulong *)(ur + 1);
-    ur->wp = ur->nonrw + nwords;
-    struct uffdio_register reg = {
-        .range = { .start = r->start, .len = r->end - r->start },
-        .mode = UFFDIO_REGISTER_MODE_WP,
-    };
-    /* EINVAL: memory that cannot be write-protected this way (a regular
-     * file); EBUSY: another userfaultfd has it (a DIRTY tracker). */
-    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
+    ur->wp = (atomic_ulong *)(ur + 1);
+    if (uvm__uffd_register(fd, r->start, r->end - r->start,
+                           UFFDIO_REGISTER_MODE_WP) != 0) {
         munmap(ur, bytes);
         return 0;
     }
@@ -164,8 +220,8 @@ UVM_AS_SAFE static int pu_state(struct uvm_region *r)
         return st;
     if ((r->flags & UVM__REGION_NO_UFFD) ||
         uvm__env_backend_cached() == UVM__BACKEND_MPROTECT) {
-        atomic_store(&r->uffd_state, UVM__UFFD_OFF);
-        return UVM__UFFD_OFF;
+        atomic_compare_exchange_strong(&r->uffd_state, &st, UVM__UFFD_OFF);
+        return atomic_load(&r->uffd_state);
     }
     if (!atomic_compare_exchange_strong(&r->uffd_state, &st, UVM__UFFD_BUSY))
         return st;
@@ -174,106 +230,207 @@ UVM_AS_SAFE static int pu_state(struct uvm_region *r)
     return st;
 }
 
-/* ---- protection changes ---- */
-
-UVM_AS_SAFE static int pu_writeprotect(uintptr_t start, uintptr_t end, int on)
+UVM_AS_SAFE static int pu_attach(struct uvm_region *r)
 {
-    int fd = atomic_load(&pfd);
-    if (fd < 0)
-        return -ENOTSUP;
-    struct uffdio_writeprotect wp = {
-        .range = { .start = start, .len = end - start },
-        .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-    };
-    if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0)
-        return -errno;
-    return 0;
+    return pu_state(r) == UVM__UFFD_ON;
 }
 
-UVM_AS_SAFE int uvm__prot_uffd_try(struct uvm_region *r, uintptr_t start,
-                                   uintptr_t end, int prot, int *rc)
+/* ---- the gate ---- */
+
+UVM_AS_SAFE static int pu_enter(void)
 {
-    if (prot != PROT_READ && prot != (PROT_READ | PROT_WRITE))
+    if (gate_depth++ > 0)
+        return 0;                 /* nested in a change of this thread */
+    for (;;) {
+        if (!(atomic_fetch_add(&gate, 1) & GATE_WRITER))
+            return 1;
+        atomic_fetch_sub(&gate, 1);
+        while (atomic_load(&gate) & GATE_WRITER)
+            sched_yield();
+    }
+}
+
+UVM_AS_SAFE static void pu_leave(int token)
+{
+    if (token)
+        atomic_fetch_sub(&gate, 1);
+    gate_depth--;
+}
+
+/* Exclude every change: signals blocked (a handler of this thread must
+ * not start a change the writer holds back), writer bit set, changes in
+ * progress drained. */
+static void gate_write_lock(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+    for (;;) {
+        unsigned g = atomic_load(&gate);
+        if (!(g & GATE_WRITER) &&
+            atomic_compare_exchange_weak(&gate, &g, g | GATE_WRITER))
+            break;
+        sched_yield();
+    }
+    while (atomic_load(&gate) != GATE_WRITER)
+        sched_yield();
+}
+
+static void gate_write_unlock(const sigset_t *old)
+{
+    atomic_fetch_and(&gate, ~GATE_WRITER);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* ---- protection changes ---- */
+
+/* A write-protect change failed part-way (ENOENT): put back the pages of
+ * [from, to) the kernel may have changed, those whose bit differs from
+ * on.  Errors are ignored: the kernel stopped at the same place again. */
+UVM_AS_SAFE static void pu_undo(int fd, struct uvm_region *r, size_t from,
+                                size_t to, int on)
+{
+    atomic_ulong *wp = r->ur->wp;
+    for (size_t i = from; i < to;) {
+        if (bit_get(wp, i) == on) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < to && bit_get(wp, j) != on)
+            j++;
+        uvm__uffd_wp(fd, r->start + i * uvm__page_size,
+                     (j - i) * uvm__page_size, !on);
+        i = j;
+    }
+}
+
+UVM_AS_SAFE static int pu_set(struct uvm_region *r, uintptr_t start,
+                              uintptr_t end, int prot, int *rc)
+{
+    if (r == NULL || (prot != PROT_READ && prot != RW) || start < r->start ||
+        end > r->end || pu_state(r) != UVM__UFFD_ON ||
+        !pu_range_ok(start, end))
         return 0;
-    if (start < r->start || end > r->end || pu_state(r) != UVM__UFFD_ON)
-        return 0;
-    struct uvm__uffd_region *ur = r->ur;
+    int fd = atomic_load(&pfd);
     size_t from = (start - r->start) / uvm__page_size;
     size_t to = (end - r->start) / uvm__page_size;
-    if (bits_any(ur->nonrw, from, to))
-        return 0;                           /* .inv.rw does not hold here */
     int on = prot == PROT_READ;
-    *rc = pu_writeprotect(start, end, on);
-    if (*rc == 0) {
-        bits_set(ur->wp, from, to, on);
+    int e = uvm__uffd_wp(fd, start, end - start, on);
+    if (e == -ENOENT) {
+        pu_undo(fd, r, from, to, on);
+        return 0;                  /* remapped since: mprotect's change */
+    }
+    *rc = e;
+    if (e == 0) {
+        bits_set(r->ur->wp, from, to, on);
         UVM_COUNT(prot_uffd, 1);
         UVM_COUNT(prot_pages, to - from);
     }
     return 1;
 }
 
-UVM_AS_SAFE void uvm__prot_uffd_after_mprotect(const void *root,
-                                               uintptr_t start, uintptr_t end,
-                                               int prot)
+UVM_AS_SAFE static void pu_after_change(const void *root, uintptr_t start,
+                                        uintptr_t end, int prot)
 {
+    if (!(prot & PROT_WRITE))
+        return;           /* the wp bits stay, hidden by the mapping */
     for (struct uvm_region *r = uvm__region_next(root, start, end); r != NULL;
          r = uvm__region_next(root, r->end, end)) {
         if (atomic_load(&r->uffd_state) != UVM__UFFD_ON)
             continue;
         uintptr_t a = start > r->start ? start : r->start;
         uintptr_t b = end < r->end ? end : r->end;
-        struct uvm__uffd_region *ur = r->ur;
         size_t from = (a - r->start) / uvm__page_size;
         size_t to = (b - r->start) / uvm__page_size;
         /* A write permission given with mprotect must not be taken back by
          * a write-protection bit left from before (.inv.effective). */
-        if ((prot & PROT_WRITE) && bits_any(ur->wp, from, to) &&
-            pu_writeprotect(a, b, 0) == 0)
-            bits_set(ur->wp, from, to, 0);
-        bits_set(ur->nonrw, from, to, prot != (PROT_READ | PROT_WRITE));
+        if (bits_any(r->ur->wp, from, to)) {
+            pu_unprotect_all(atomic_load(&pfd), a, b);
+            bits_set(r->ur->wp, from, to, 0);
+        }
     }
 }
 
-UVM_AS_SAFE int uvm__prot_uffd_is_wp_fault(const struct uvm_region *r)
+/* ---- faults ---- */
+
+UVM_AS_SAFE static int pu_owns_fault(int sig, int code, uintptr_t addr,
+                                     int access)
 {
-    return atomic_load(&r->uffd_state) == UVM__UFFD_ON;
+    /* A userfaultfd SIGBUS is BUS_ADRERR on a write.  Whether the page is
+     * still write-protected does not matter: another thread may have
+     * unprotected it since; the fault was a write-protect fault. */
+    if (sig != SIGBUS || code != BUS_ADRERR || access == UVM_ACCESS_READ ||
+        access == UVM_ACCESS_EXEC)
+        return 0;
+    struct uvm__thread *t = uvm__thread_get();
+    if (t == NULL)
+        return 0;
+    int hz;
+    void *root = uvm__hazard_acquire(t, &uvm__region_root, &hz);
+    if (hz < 0)
+        return 0;
+    struct uvm_region *r = root != NULL ? uvm__region_find(root, addr) : NULL;
+    int st = r != NULL ? atomic_load(&r->uffd_state) : UVM__UFFD_OFF;
+    uvm__hazard_release(t, hz);
+    return st == UVM__UFFD_ON || st == UVM__UFFD_GONE;
 }
 
-/* Make the write-protected pages of r PROT_READ with mprotect, so that
- * they keep their protection without the userfaultfd. */
+/* ---- detaching ---- */
+
+/* Give the write-protected pages of r, where their mapping allows writing,
+ * the mapping's protection less PROT_WRITE with mprotect, so that they
+ * keep their protection without the userfaultfd. */
 static void pu_to_mprotect(struct uvm_region *r)
 {
-    struct uvm__uffd_region *ur = r->ur;
-    size_t i = 0;
-    while (i < ur->npages) {
-        if (!bits_any(ur->wp, i, i + 1) || bits_any(ur->nonrw, i, i + 1)) {
+    atomic_ulong *wp = r->ur->wp;
+    size_t n = r->ur->npages;
+    for (size_t i = 0; i < n;) {
+        if (!bit_get(wp, i)) {
             i++;
             continue;
         }
         size_t j = i + 1;
-        while (j < ur->npages && bits_any(ur->wp, j, j + 1) &&
-               !bits_any(ur->nonrw, j, j + 1))
+        while (j < n && bit_get(wp, j))
             j++;
-        uvm__prot_set(r->start + i * uvm__page_size,
-                      (j - i) * uvm__page_size, PROT_READ);
+        uintptr_t a = r->start + i * uvm__page_size;
+        uintptr_t b = r->start + j * uvm__page_size;
+        for (uintptr_t cur = a; cur < b;) {
+            struct uvm__vma v;
+            if (uvm__vma_query(cur, &v) != 0)
+                break;
+            uintptr_t e = v.end < b ? v.end : b;
+            if (v.start <= cur && (v.prot & PROT_WRITE))
+                uvm__prot_set(cur, e - cur, v.prot & ~PROT_WRITE);
+            cur = e;
+        }
         i = j;
     }
 }
 
-void uvm__prot_uffd_release(struct uvm_region *r)
+static void pu_free(struct uvm_region *r, int state)
 {
-    if (atomic_load(&r->uffd_state) != UVM__UFFD_ON)
-        return;
-    pu_to_mprotect(r);
-    int fd = atomic_load(&pfd);
-    if (fd >= 0) {
-        struct uffdio_range range = { .start = r->start,
-                                      .len = r->end - r->start };
-        ioctl(fd, UFFDIO_UNREGISTER, &range);   /* a hole: nothing to do */
-    }
     munmap(r->ur, r->ur->map_bytes);
     r->ur = NULL;
-    atomic_store(&r->uffd_state, UVM__UFFD_OFF);
+    atomic_store(&r->uffd_state, state);
+}
+
+static void pu_detach(struct uvm_region *r)
+{
+    int st = UVM__UFFD_UNTRIED;
+    if (atomic_compare_exchange_strong(&r->uffd_state, &st, UVM__UFFD_OFF) ||
+        st == UVM__UFFD_OFF || st == UVM__UFFD_GONE)
+        return;                          /* never registered, never will */
+    sigset_t old;
+    gate_write_lock(&old);
+    if (atomic_load(&r->uffd_state) == UVM__UFFD_ON) {
+        pu_to_mprotect(r);
+        /* Unregistering clears the write-protect bits; a child's inherited
+         * descriptor (ECHILD) has nothing of its own to clear. */
+        uvm__uffd_unregister(atomic_load(&pfd), r->start, r->end - r->start);
+        pu_free(r, UVM__UFFD_GONE);
+    }
+    gate_write_unlock(&old);
 }
 
 /* In a fork child: the copy lost the registrations and their bits. */
@@ -282,18 +439,81 @@ static void pu_child_region(struct uvm_region *r)
     if (atomic_load(&r->uffd_state) != UVM__UFFD_ON)
         return;
     pu_to_mprotect(r);
-    munmap(r->ur, r->ur->map_bytes);
-    r->ur = NULL;
-    atomic_store(&r->uffd_state, UVM__UFFD_OFF);
+    pu_free(r, UVM__UFFD_OFF);
 }
 
-void uvm__prot_uffd_atfork_child(void)
+static void pu_at_fork_child(void)
 {
     /* The inherited descriptor acts on the parent: close it; the child
-     * opens its own at its next registration.  -2 (a thread was opening
-     * it) cannot be inherited by a single-threaded child meaningfully. */
+     * opens its own at its next registration.  The child has one thread,
+     * inside fork(), in no change. */
     int fd = atomic_exchange(&pfd, -1);
-    if (fd >= 0)
-        close(fd);
+    uvm__uffd_close(fd);
+    atomic_store(&gate, 0);
+    gate_depth = 0;
     uvm__region_foreach(pu_child_region);
 }
+
+/* ---- the audit ---- */
+
+static int audit_fd = -1;
+static size_t audit_bad;
+
+static void audit_report(const struct uvm_region *r, size_t i, int cached)
+{
+    if (audit_bad++ >= 8)
+        return;
+    uvm__write_str(2, "libuvm audit: page ");
+    uvm__write_hex(2, r->start + i * uvm__page_size);
+    uvm__write_str(2, cached ? " believed write-protected, kernel says not\n"
+                             : " write-protected, libuvm believes not\n");
+}
+
+static void audit_region(struct uvm_region *r)
+{
+    if (atomic_load(&r->uffd_state) != UVM__UFFD_ON || audit_fd < 0)
+        return;
+    for (size_t i = 0; i < r->ur->npages; i++) {
+        uint64_t e;
+        uintptr_t page = r->start + i * uvm__page_size;
+        off_t off = (off_t)(page / uvm__page_size * sizeof e);
+        struct uvm__vma v;
+        if (pread(audit_fd, &e, sizeof e, off) != (ssize_t)sizeof e ||
+            uvm__vma_query(page, &v) != 0)
+            continue;                  /* unmapped by the program */
+        int kernel = (e & UVM_PAGEMAP_UFFD_WP) != 0;
+        int cached = bit_get(r->ur->wp, i);
+        if (kernel != cached)
+            audit_report(r, i, cached);
+    }
+}
+
+int uvm__prot_uffd_audit(void)
+{
+    audit_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (audit_fd < 0)
+        return -errno;
+    audit_bad = 0;
+    uvm__region_lock();
+    uvm__region_foreach(audit_region);
+    uvm__region_unlock();
+    close(audit_fd);
+    audit_fd = -1;
+    return (int)(audit_bad > INT32_MAX ? INT32_MAX : audit_bad);
+}
+
+const struct uvm__prot_backend uvm__prot_uffd_backend = {
+    .name = "uffd-wp",
+    .set = pu_set,
+    .attach = pu_attach,
+    .detach = pu_detach,
+    .owns_fault = pu_owns_fault,
+    .after_change = pu_after_change,
+    .at_fork_child = pu_at_fork_child,
+    .enter = pu_enter,
+    .leave = pu_leave,
+};
+
+/* The names the rest of the library calls (prot-uffd.h). */
+void uvm__prot_uffd_release(struct uvm_region *r) { pu_detach(r); }
+void uvm__prot_uffd_atfork_child(void) { pu_at_fork_child(); }

@@ -8,8 +8,13 @@
  * "shield": one place for them).  uvm_protv sorts the pages, drops
  * duplicates and coalesces adjacent pages into runs, one kernel call per
  * run (Appel & Li's PROTN batching).  The kernel call itself is a
- * backend's: prot-mprotect.c, or prot-uffd.c for write-only changes of
- * trap regions it can write-protect.
+ * backend's (prot-backend.h): each change is offered to prot-uffd.c, which
+ * takes the write-only changes of trap regions it can make with
+ * mprotect's result, and otherwise made by prot-mprotect.c.
+ *
+ * uvm__prot_change is the library's one internal entry point: snapshots
+ * and DIRTY's mprotect method change protections through it, so the
+ * backends' state is never bypassed.
  *
  * All or nothing: mprotect over several mappings can fail part-way (at
  * vm.max_map_count, or at a hole) after changing the first ones.  Before a
@@ -84,16 +89,18 @@ UVM_AS_SAFE static void prot_remerge(uintptr_t at)
         uvm__vma_query(at - uvm__page_size, &p) != 0 || p.end != at ||
         p.prot != v.prot)
         return;
-    if (mprotect((void *)v.start, v.end - v.start, v.prot | PROT_EXEC) == 0)
-        mprotect((void *)v.start, v.end - v.start, v.prot);
+    if (uvm__prot_set(v.start, v.end - v.start, v.prot | PROT_EXEC) == 0)
+        uvm__prot_set(v.start, v.end - v.start, v.prot);
 }
 
 /* mprotect the sorted, disjoint runs, all or nothing. */
 UVM_AS_SAFE static int prot_mprotect(const struct run *runs, size_t nruns,
-                                     int prot)
+                                     int prot, int flags)
 {
-    if (nruns == 1 && runs[0].end - runs[0].start == uvm__page_size)
-        return uvm__prot_set(runs[0].start, uvm__page_size, prot);
+    if (nruns == 1 && (runs[0].end - runs[0].start == uvm__page_size ||
+                       (flags & UVM__PROT_PARTIAL)))
+        return uvm__prot_set(runs[0].start, runs[0].end - runs[0].start,
+                             prot);
 
     struct seg stackbuf[STACK_SEGS];
     struct uvm__scratch segs;
@@ -119,14 +126,16 @@ UVM_AS_SAFE static int prot_mprotect(const struct run *runs, size_t nruns,
 }
 
 /* Apply prot to the sorted, disjoint runs, all or nothing.  The backend is
- * chosen here (prot-backend.h): a single run inside a trap region that
- * userfaultfd can write-protect goes to prot-uffd.c, everything else to
- * mprotect, after which the bitmaps of registered regions are brought up
- * to date.  The region table version is protected throughout, so no region
- * (nor its bitmaps) is freed under us. */
+ * chosen here (prot-backend.h): a single run inside a trap region is
+ * offered to the userfaultfd backend; what it declines goes to mprotect,
+ * after which the userfaultfd backend brings its state up to date.  The
+ * region table version is protected throughout, so no region (nor its
+ * backend state) is freed under us, and the change is bracketed by the
+ * backend's gate, so uvm_untrap never converts a region in its middle. */
 UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
-                                  int prot)
+                                  int prot, int flags)
 {
+    const struct uvm__prot_backend *uffd = &uvm__prot_uffd_backend;
     struct uvm__thread *t = uvm__thread_self();
     if (t == NULL)
         return -ENOMEM;
@@ -134,18 +143,36 @@ UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
     void *root = uvm__hazard_acquire(t, &uvm__region_root, &hz);
     if (hz < 0)
         return -ENOMEM;
+    int token = uffd->enter();
     struct uvm_region *r = root != NULL && nruns == 1
                                ? uvm__region_find(root, runs[0].start)
                                : NULL;
-    if (r == NULL ||
-        !uvm__prot_uffd_try(r, runs[0].start, runs[0].end, prot, &rc)) {
-        rc = prot_mprotect(runs, nruns, prot);
+    if (!uffd->set(r, runs[0].start, runs[0].end, prot, &rc)) {
+        rc = prot_mprotect(runs, nruns, prot, flags);
         for (size_t i = 0; i < nruns && rc == 0 && root != NULL; i++)
-            uvm__prot_uffd_after_mprotect(root, runs[i].start, runs[i].end,
-                                          prot);
+            uffd->after_change(root, runs[i].start, runs[i].end, prot);
     }
+    uffd->leave(token);
     uvm__hazard_release(t, hz);
     return rc;
+}
+
+UVM_AS_SAFE int uvm__prot_change(uintptr_t start, size_t npages, int prot,
+                                 int flags)
+{
+    if ((start & uvm__page_mask) != 0 || npages == 0 || !prot_valid(prot) ||
+        npages > (UINTPTR_MAX - start) / uvm__page_size)
+        return -EINVAL;
+    struct run r = { start, start + npages * uvm__page_size };
+    return prot_apply(&r, 1, prot, flags);
+}
+
+int uvm_debug_audit(void)
+{
+    int rc = uvm__prot_uffd_audit();
+    if (rc > 0)
+        return uvm__fail(-EIO);
+    return rc < 0 ? uvm__fail(rc) : 0;
 }
 
 UVM_AS_SAFE int uvm_prot1(void *page, int prot)
@@ -153,7 +180,7 @@ UVM_AS_SAFE int uvm_prot1(void *page, int prot)
     if (!uvm__aligned(page) || !prot_valid(prot))
         return uvm__fail(-EINVAL);
     struct run r = { (uintptr_t)page, (uintptr_t)page + uvm__page_size };
-    int rc = prot_apply(&r, 1, prot);
+    int rc = prot_apply(&r, 1, prot, 0);
     return rc < 0 ? uvm__fail(rc) : 0;
 }
 
@@ -164,12 +191,7 @@ UVM_AS_SAFE int uvm_unprot(void *page, int prot)
 
 UVM_AS_SAFE int uvm_protn(void *addr, size_t npages, int prot)
 {
-    uintptr_t a = (uintptr_t)addr;
-    if (!uvm__aligned(addr) || npages == 0 || !prot_valid(prot) ||
-        npages > (UINTPTR_MAX - a) / uvm__page_size)
-        return uvm__fail(-EINVAL);
-    struct run r = { a, a + npages * uvm__page_size };
-    int rc = prot_apply(&r, 1, prot);
+    int rc = uvm__prot_change((uintptr_t)addr, npages, prot, 0);
     return rc < 0 ? uvm__fail(rc) : 0;
 }
 
@@ -250,7 +272,7 @@ UVM_AS_SAFE int uvm_protv(void *const pages[], size_t n, int prot)
         if (!sorted)
             sort_addrs(a, n);
         size_t nr = coalesce(a, n, runs.mem);
-        rc = prot_apply(runs.mem, nr, prot);
+        rc = prot_apply(runs.mem, nr, prot, 0);
     }
     uvm__scratch_fini(&addrs);
     uvm__scratch_fini(&runs);

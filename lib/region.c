@@ -473,6 +473,7 @@ int uvm__region_add(uintptr_t start, uintptr_t end, uvm_handler_fn fn,
     r->dying = 0;
     r->next_free = NULL;
     r->flags = flags;
+    r->handle = uvm__pool_handle(&pool, r);
     atomic_store(&r->uffd_state, UVM__UFFD_UNTRIED);
     r->ur = NULL;
     atomic_store(&r->sig, UVM_SIG_REGION);     /* set last (design/sig) */
@@ -488,12 +489,14 @@ int uvm__region_add(uintptr_t start, uintptr_t end, uvm_handler_fn fn,
     return rc;
 }
 
-int uvm__region_unlink(struct uvm_region *r, int (*check)(struct uvm_region *))
+int uvm__region_unlink(uvm_region *handle, int (*check)(struct uvm_region *),
+                       struct uvm_region **out)
 {
     pthread_mutex_lock(&mu);
     int rc = 0;
-    if (r == NULL || !uvm__pool_owns(&pool, r) ||
-        atomic_load(&r->sig) != UVM_SIG_REGION || r->dying)
+    struct uvm_region *r = uvm__pool_resolve(&pool, handle);
+    *out = r;
+    if (r == NULL || atomic_load(&r->sig) != UVM_SIG_REGION || r->dying)
         rc = -EINVAL;
     else if (check != NULL)
         rc = check(r);

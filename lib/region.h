@@ -17,6 +17,7 @@ struct uvm_region {
     void *arg;                /* (c) */
     struct uvm_region *next_free;  /* (w) pool free list */
     int flags;                /* (c) UVM__REGION_* */
+    uvm_region *handle;       /* (c) what uvm_trap returned (pool.h) */
     /* Write-protection through userfaultfd (prot-uffd.c). */
     _Atomic int uffd_state;   /* (a) UVM__UFFD_* */
     struct uvm__uffd_region *ur;   /* (a) set before state becomes ON */
@@ -31,7 +32,7 @@ struct uvm_region {
 
 /* uffd_state: whether the region is registered with the PROT userfaultfd. */
 enum { UVM__UFFD_UNTRIED = 0, UVM__UFFD_BUSY = 1, UVM__UFFD_ON = 2,
-       UVM__UFFD_OFF = 3 };
+       UVM__UFFD_OFF = 3, UVM__UFFD_GONE = 4 /* was ON, released */ };
 
 /* The current table version; readers protect it with a hazard pointer
  * (thread.h) and pass it to uvm__region_find. */
@@ -58,10 +59,12 @@ UVM_HIDDEN struct uvm_region *uvm__region_next(const void *root,
                                                uintptr_t limit);
 /* Call fn on every registered region (fork child; writers' mutex held). */
 UVM_HIDDEN void uvm__region_foreach(void (*fn)(struct uvm_region *));
-/* Validate r and take it out of the table: new faults no longer find it.
- * check(r) runs under the mutex first; a nonzero result is returned as is. */
-UVM_HIDDEN int uvm__region_unlink(struct uvm_region *r,
-                                  int (*check)(struct uvm_region *));
+/* Resolve the handle (EINVAL if stale or foreign, pool.h) and take its
+ * region, *out, out of the table: new faults no longer find it.  check(r)
+ * runs under the mutex first; a nonzero result is returned as is. */
+UVM_HIDDEN int uvm__region_unlink(uvm_region *handle,
+                                  int (*check)(struct uvm_region *),
+                                  struct uvm_region **out);
 /* Return an unlinked region, with no call in flight, to the pool. */
 UVM_HIDDEN void uvm__region_free(struct uvm_region *r);
 

@@ -32,12 +32,14 @@
 #include "snap.h"
 #include "compat.h"
 #include "uffd.h"
+#include "prot-backend.h"
 
 #include <linux/userfaultfd.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- lookup ---- */
@@ -65,6 +67,22 @@ UVM_AS_SAFE int uvm__snap_live_needed(const struct snap_chain *c, size_t i,
            (h == SNAP_NONE || snap_slot_meta(c, h - 1)->a < newest);
 }
 
+UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
+{
+    uintptr_t a = c->start + i * snap_ps();
+    if (c->uffd < 0) {            /* only a page unmapped is known lost */
+        unsigned char in;
+        return mincore((void *)a, snap_ps(), &in) != 0 && errno == ENOMEM;
+    }
+    if (c->pagemap < 0)
+        return 0;
+    uint64_t e = 0;
+    off_t off = (off_t)(a / snap_ps() * sizeof e);
+    if (pread(c->pagemap, &e, sizeof e, off) != (ssize_t)sizeof e)
+        return 0;                 /* cannot tell: assume it is intact */
+    return !(e & UVM_PAGEMAP_UFFD_WP);
+}
+
 UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
                                 uint64_t a)
 {
@@ -76,6 +94,7 @@ UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
     struct snap_vmeta *m = snap_slot_meta(c, s);
     m->a = a;
     m->page = (uint32_t)i;
+    m->lost = 0;              /* a fault proves the mark (.lost) */
     uint32_t h = atomic_load(&c->head[i]);
     do
         atomic_store_explicit(&m->next, h, memory_order_relaxed);
@@ -87,19 +106,15 @@ UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
 UVM_AS_SAFE int uvm__snap_wp(const struct snap_chain *c, uintptr_t a,
                              size_t n, int on)
 {
-    if (c->uffd >= 0) {
-        struct uffdio_writeprotect wp = {
-            .range = { .start = a, .len = n * snap_ps() },
-            .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-        };
-        return ioctl(c->uffd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : -errno;
-    }
+    if (c->uffd >= 0)
+        return uvm__uffd_wp(c->uffd, a, n * snap_ps(), on);
     if (on)
-        return uvm_protn((void *)a, n, c->prot & ~PROT_WRITE) == 0 ? 0
-                                                                  : -errno;
-    for (size_t i = 0; i < n; i++)
-        if (uvm_unprot((void *)(a + i * snap_ps()), c->prot) != 0)
-            return -errno;
+        return uvm__prot_change(a, n, c->prot & ~PROT_WRITE, 0);
+    for (size_t i = 0; i < n; i++) {
+        int rc = uvm__prot_change(a + i * snap_ps(), 1, c->prot, 0);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -203,15 +218,10 @@ int uvm__snap_uffd_open(uintptr_t start, size_t len)
                             UFFD_FEATURE_WP_UNPOPULATED);
     if (fd < 0)
         return -ENOTSUP;
-    struct uffdio_register reg = {
-        .range = { .start = start, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_WP,
-    };
-    int rc = 0;
-    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0)
-        rc = errno == EBUSY ? -EEXIST : -ENOTSUP;
+    int rc = uvm__uffd_register(fd, start, len, UFFDIO_REGISTER_MODE_WP);
     if (rc < 0) {
-        close(fd);
+        rc = rc == -EEXIST ? -EEXIST : -ENOTSUP;
+        uvm__uffd_close(fd);
         return rc;
     }
     return fd;
@@ -254,6 +264,12 @@ UVM_AS_SAFE int uvm__snap_fault(const struct uvm_fault *f)
     struct snap_chain *c = f->arg;
     size_t i = ((uintptr_t)f->page - c->start) / snap_ps();
     _Atomic unsigned char *st = &c->state[i];
+    /* Not a write-protection fault (a read of a page the program
+     * unmapped, say): not ours, whatever the page's state, and never a
+     * wait on a claim that its own thread may hold. */
+    if (atomic_load_explicit(&c->ready, memory_order_acquire) &&
+        !snap_wp_fault(c, f))
+        return UVM_DECLINE;
     unsigned char want = PG_PROT;
     if (!atomic_compare_exchange_strong(st, &want, PG_BUSY)) {
         /* LIVE: another thread pushed it while this fault was on its way

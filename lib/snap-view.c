@@ -30,6 +30,8 @@
 #include "compat.h"
 #include "thread.h"
 #include "region.h"
+#include "uffd.h"
+#include "prot-backend.h"
 
 #include <linux/userfaultfd.h>
 #include <sched.h>
@@ -41,15 +43,8 @@
 /* Install a copy of the page src at dst.  0, or a negative errno. */
 UVM_AS_SAFE static int view_install(int uffd, uintptr_t dst, const void *src)
 {
-    struct uffdio_copy cp = {
-        .dst = dst,
-        .src = (uintptr_t)src,
-        .len = snap_ps(),
-        .mode = 0,
-    };
-    if (ioctl(uffd, UFFDIO_COPY, &cp) == 0 || errno == EEXIST)
-        return 0;                 /* EEXIST: another thread installed it */
-    return -errno;
+    /* 0 also when another thread installed it first (uffd.h). */
+    return uvm__uffd_copy(uffd, dst, src, snap_ps(), 0);
 }
 
 /* A read of a page of the view not installed yet. */
@@ -81,7 +76,12 @@ UVM_AS_SAFE static int view_fault(const struct uvm_fault *f)
         const void *src = v != SNAP_NONE
                               ? (const void *)snap_slot_mem(c, v - 1)
                               : (const void *)(c->start + i * snap_ps());
-        int rc = view_install(c->uffd, (uintptr_t)f->page, src);
+        /* Lost contents (.lost in snap.c): the read is refused (the
+         * program gets the signal) rather than shown something else. */
+        int rc = (v != SNAP_NONE && snap_slot_meta(c, v - 1)->lost) ||
+                         (v == SNAP_NONE && uvm__snap_live_lost(c, i))
+                     ? -EIO
+                     : view_install(c->uffd, (uintptr_t)f->page, src);
         if (claimed)
             atomic_store(&c->state[i], PG_PROT);
         snap_read_exit(c, ph);
@@ -100,9 +100,15 @@ static int view_copy(struct uvm_snap *s)
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (v == MAP_FAILED)
         return -ENOMEM;
-    for (size_t i = 0; i < c->npages; i++)
-        uvm__snap_read_page(c, i, s->gen, v + i * snap_ps(), 0, snap_ps());
-    mprotect(v, len, PROT_READ);
+    int rc = 0;
+    for (size_t i = 0; i < c->npages && rc == 0; i++)
+        rc = uvm__snap_read_page(c, i, s->gen, v + i * snap_ps(), 0,
+                                 snap_ps());
+    if (rc < 0) {                 /* a page was lost (.lost in snap.c) */
+        munmap(v, len);
+        return rc;
+    }
+    uvm__prot_change((uintptr_t)v, c->npages, PROT_READ, 0);
     s->view = v;
     return 0;
 }
@@ -119,12 +125,9 @@ int uvm__snap_view_make(struct uvm_snap *s)
         return -ENOMEM;
     s->view = v;
     s->view_region = uvm__trap(v, len, view_fault, s, UVM__REGION_NO_UFFD);
-    struct uffdio_register reg = {
-        .range = { .start = (uintptr_t)v, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_MISSING,
-    };
     if (s->view_region != NULL &&
-        ioctl(c->uffd, UFFDIO_REGISTER, &reg) == 0)
+        uvm__uffd_register(c->uffd, (uintptr_t)v, len,
+                           UFFDIO_REGISTER_MODE_MISSING) == 0)
         return 0;
     /* Not possible here after all: the copy. */
     if (s->view_region != NULL)

@@ -63,6 +63,19 @@
  *               back the pages whose version S sees: O(pages stored since
  *               S).  uvm_snap_diff visits the same.
  *
+ *  .lost       The kernel can drop a PROT page's contents without a write
+ *               fault (MADV_DONTNEED of private anonymous memory zeroes
+ *               it; a later write then lands with no fault either).  No
+ *               entry point can undo that, so it is detected instead, and
+ *               a read of what was lost fails with EIO rather than
+ *               returning zeros: with userfaultfd the write-protection
+ *               mark lives in the page table entry and goes with the page,
+ *               so a PROT page without its mark (pagemap bit 57) has lost
+ *               what the snapshots needed; a version pushed from such a
+ *               page by an entry point is marked lost.  With mprotect the
+ *               protection is the mapping's, and nothing tells a dropped
+ *               page from one never populated: not detected (CAVEATS).
+ *
  * Invariants (UVM_ASSERT in debug builds, chain_check; handlers may push
  * meanwhile, and only versions tagged the newest gen can appear or change,
  * so the checks count only the others, which are stable under mu):
@@ -76,6 +89,22 @@
  *               of the snapshot that owns it, and the buckets hold nothing
  *               else: their sizes add up to the stored count;
  *  .inv.room    see snap-store.c.
+ *
+ * Locks: the global gmu (the list of chains, handles), then a chain's
+ * mu; nobody holds two chains' mus but the fork handler, which takes gmu
+ * and then every listed chain's mu in list order (uvm__snap_lock, called
+ * by version.c before DIRTY's locks).  gmu is never held while waiting
+ * for a mu: a thread that finds mu busy pins the chain (pins, so that it
+ * is not freed), lets gmu go, waits for mu, and starts again.  mu is never
+ * held across a system call that can block for long (uvm_snap_save writes
+ * with mu released, a chunk at a time).
+ *
+ * fork: a chain with userfaultfd belongs to the process that opened the
+ * descriptor (pid): in a child every call on it fails with ECHILD and
+ * changes nothing, but uvm_snap_release, which frees the child's
+ * bookkeeping and never touches the descriptor's address space.  An
+ * mprotect chain is the child's own copy (protection, trap and tables are
+ * all inherited) and works there.
  *
  * Concurrency: every entry point takes the chain's mutex and drains the
  * journal; fault handlers take nothing and touch only state[], head[]
@@ -93,14 +122,18 @@
  * page before its contents are stored.
  */
 #include "snap.h"
+#include "dirty-int.h"
 #include "pool.h"
 #include "memobj.h"
 #include "thread.h"
 #include "region.h"
 #include "vma.h"
+#include "uffd.h"
+#include "prot-backend.h"
 
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,10 +145,68 @@
 /* Chains and handles; handles come from never-freed chunks so that a
  * stale pointer can be checked without touching foreign memory. */
 static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gcv = PTHREAD_COND_INITIALIZER;  /* a chain died */
 static struct snap_chain *chains;      /* (g) */
-/* fork() (version.c orders the library's locks). */
-void uvm__snap_lock(void) { pthread_mutex_lock(&gmu); }
-void uvm__snap_unlock(void) { pthread_mutex_unlock(&gmu); }
+static pid_t forking;                  /* (g) the process in fork() */
+
+/* fork() (version.c orders the library's locks): gmu, then every chain's
+ * mu in list order, so that neither process inherits a chain half-way
+ * through an entry point. */
+void uvm__snap_lock(void)
+{
+    pthread_mutex_lock(&gmu);
+    forking = getpid();
+    for (struct snap_chain *c = chains; c != NULL; c = c->next)
+        pthread_mutex_lock(&c->mu);
+}
+
+/* In the child: mprotect chains become the child's own, and chains that
+ * a thread of the parent was taking down are dropped from the list (their
+ * memory stays: the thread is not here to finish). */
+static void snap_child_adopt(void)
+{
+    pid_t self = getpid();
+    for (struct snap_chain **pp = &chains, *c; (c = *pp) != NULL;) {
+        if (c->uffd < 0)
+            c->pid = self;
+        if (c->dying) {
+            *pp = c->next;
+            pthread_mutex_unlock(&c->mu);
+            continue;
+        }
+        pp = &c->next;
+    }
+}
+
+void uvm__snap_unlock(void)
+{
+    if (getpid() != forking)
+        snap_child_adopt();
+    for (struct snap_chain *c = chains; c != NULL; c = c->next)
+        pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&gmu);
+}
+
+/* Does c's userfaultfd belong to another process (this is a child)? */
+static int chain_foreign(const struct snap_chain *c)
+{
+    return c->uffd >= 0 && c->pid != getpid();
+}
+
+/* Lock c's mu with gmu held: 1 locked (gmu still held), or 0 when mu was
+ * busy: then gmu has been let go, mu waited for (c pinned meanwhile), and
+ * the caller starts again from gmu. */
+static int chain_lock(struct snap_chain *c)
+{
+    if (pthread_mutex_trylock(&c->mu) == 0)
+        return 1;
+    atomic_fetch_add(&c->pins, 1);
+    pthread_mutex_unlock(&gmu);
+    pthread_mutex_lock(&c->mu);
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_sub(&c->pins, 1);
+    return 0;
+}
 
 static struct uvm__pool handles =        /* (g) linked through newer */
     UVM__POOL(struct uvm_snap, newer, 64, NULL);
@@ -210,17 +301,39 @@ static int handle_ok(const uvm_snap *s)
            atomic_load(&s->sig) == UVM_SIG_SNAP;
 }
 
-/* Validate s, lock its chain and drain the journal.  0 or -EINVAL. */
-static int snap_enter(const uvm_snap *s, struct snap_chain **out)
+/* Resolve the handle *sp (pool.h; *sp is then the snapshot), validate
+ * it and lock its chain (gmu and mu held): 0 or -EINVAL (gmu released). */
+static int snap_lock(const uvm_snap **sp)
 {
-    pthread_mutex_lock(&gmu);
-    if (!handle_ok(s)) {
-        pthread_mutex_unlock(&gmu);
-        return -EINVAL;
+    for (;;) {
+        pthread_mutex_lock(&gmu);
+        const struct uvm_snap *s = uvm__pool_resolve(&handles, *sp);
+        if (!handle_ok(s)) {
+            pthread_mutex_unlock(&gmu);
+            return -EINVAL;
+        }
+        if (chain_lock(s->c)) {
+            *sp = s;
+            return 0;
+        }
     }
+}
+
+/* Resolve the handle *sp, validate it, lock its chain and drain the
+ * journal.  0, -EINVAL, or -ECHILD (a child's call on its parent's
+ * chain). */
+static int snap_enter(const uvm_snap **sp, struct snap_chain **out)
+{
+    int rc = snap_lock(sp);
+    if (rc < 0)
+        return rc;
+    const struct uvm_snap *s = *sp;
     struct snap_chain *c = s->c;
-    pthread_mutex_lock(&c->mu);
     pthread_mutex_unlock(&gmu);
+    if (chain_foreign(c)) {
+        pthread_mutex_unlock(&c->mu);
+        return -ECHILD;
+    }
     UVM_ASSERT(c->nsnaps > 0);                            /* .inv.sig */
     uvm__snap_journal_drain(c);
     *out = c;
@@ -231,11 +344,15 @@ static int snap_enter(const uvm_snap *s, struct snap_chain **out)
 
 static void chain_free(struct snap_chain *c)
 {
+    while (atomic_load(&c->pins) != 0)
+        sched_yield();          /* waiters let mu go at once (chain_lock) */
     uvm__snap_store_fini(c);
     if (c->state) munmap((void *)c->state, c->npages);
     if (c->head) munmap((void *)c->head, c->npages * sizeof *c->head);
     if (c->jr) munmap((void *)c->jr, c->npages * sizeof *c->jr);
     if (c->relive.v) munmap(c->relive.v, c->npages * sizeof *c->relive.v);
+    if (c->seen) munmap(c->seen, c->npages * sizeof *c->seen);
+    if (c->bounce) munmap(c->bounce, PS());
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -275,6 +392,8 @@ static int chain_alloc(uintptr_t start, uintptr_t end,
     c->end = end;
     c->npages = (end - start) / PS();
     c->uffd = -1;
+    c->pagemap = -1;
+    c->pid = getpid();
     struct uvm__view view;
     c->memobj = uvm__memobj_lookup(start, &view) == 0 && view.end >= end;
     c->state = uvm__snap_map_zero(c->npages);          /* all PG_LIVE */
@@ -282,7 +401,10 @@ static int chain_alloc(uintptr_t start, uintptr_t end,
     c->jr = uvm__snap_map_zero(c->npages * sizeof *c->jr);
     c->relive.v = uvm__snap_map_zero(c->npages * sizeof *c->relive.v);
     c->relive.cap = c->npages;
-    int rc = c->state && c->head && c->jr && c->relive.v ? 0 : -ENOMEM;
+    c->seen = uvm__snap_map_zero(c->npages * sizeof *c->seen);
+    c->bounce = uvm__snap_map_zero(PS());
+    int rc = c->state && c->head && c->jr && c->relive.v && c->seen &&
+                     c->bounce ? 0 : -ENOMEM;
     if (rc == 0)
         rc = uvm__snap_store_init(c);
     if (rc < 0) {
@@ -317,8 +439,11 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     c->gen = 1;                    /* the first snapshot's, seen by pushes */
     atomic_store(&c->newest, 1);
     int fd = uvm__snap_uffd_open(start, end - start);
-    if (fd >= 0)
+    if (fd >= 0) {
         c->uffd = fd;
+        /* .lost; unreadable (a non-dumpable process): not detected */
+        c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    }
     rc = fd == -EEXIST ? fd : 0;
     /* mprotect splits the range, at worst into a mapping per page (every
      * other page written): reserve that up front (dirty-mprotect.c's
@@ -347,10 +472,12 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
             atomic_store_explicit(&c->state[i], PG_PROT,
                                   memory_order_release);
     if (rc < 0) {
+        if (c->pagemap >= 0)
+            close(c->pagemap);
         if (c->uffd >= 0)
-            close(c->uffd);
+            uvm__uffd_close(c->uffd);
         else if (wp)
-            uvm_protn((void *)start, c->npages, prot);
+            uvm__prot_change(start, c->npages, prot, 0);
         if (c->budget)
             uvm__map_budget_release(c->budget);
         uvm__untrap(c->region);
@@ -362,20 +489,23 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
 }
 
 /* Take the chain down: write-enable everything, then untrap (which waits
- * for handlers in flight), then close.  With userfaultfd, unregistering
- * write-enables the range in the same walk (an explicit UFFDIO_WRITEPROTECT
+ * for handlers in flight), then close; the memory is chain_free's.
+ * With userfaultfd, unregistering write-enables the range in the same walk (an explicit UFFDIO_WRITEPROTECT
  * first would make it two: measured 1 GiB, 46-50 ms against 82-88 ms on
  * a loaded machine); a handler in flight then finds its page write-enabled
  * already (ENOENT). */
 static void chain_destroy(struct snap_chain *c)
 {
-    if (c->uffd >= 0) {
-        struct uffdio_range r = { .start = c->start,
-                                  .len = c->end - c->start };
-        if (ioctl(c->uffd, UFFDIO_UNREGISTER, &r) != 0)
+    if (chain_foreign(c)) {
+        /* A child: the descriptor acts on the parent; only our trap and
+         * our reference to the descriptor go. */
+    } else if (c->uffd >= 0) {
+        if (uvm__uffd_unregister(c->uffd, c->start, c->end - c->start) != 0)
             uvm__snap_wp_pages(c, NULL, 0, 0);
     } else {
-        uvm_protn((void *)c->start, c->npages, c->prot);
+        /* Piece by piece past holes the program made: a page left
+         * read-only would have no trap once the region goes. */
+        uvm__unprotect_mapped(c->start, c->end, c->prot);
     }
     /* A write that faulted before the range was write-enabled may look
      * the region up only after this: the dispatcher runs it once more
@@ -384,8 +514,9 @@ static void chain_destroy(struct snap_chain *c)
     if (c->budget)
         uvm__map_budget_release(c->budget);
     if (c->uffd >= 0)
-        close(c->uffd);
-    chain_free(c);
+        uvm__uffd_close(c->uffd);
+    if (c->pagemap >= 0)
+        close(c->pagemap);
 }
 
 /* ---- taking a snapshot ---- */
@@ -434,18 +565,24 @@ static void link_newest(struct snap_chain *c, struct uvm_snap *s)
 }
 
 /* Find the chain of [start, end) or create it; under gmu.  *fresh: it was
- * created (and is not linked yet). */
+ * created (and is not linked yet).  -EAGAIN: a dying chain overlaps the
+ * range (the last release of a range racing a new snapshot of it must
+ * not make the new one fail with EEXIST). */
 static int chain_get(uintptr_t start, uintptr_t end, struct snap_chain **out,
                      int *fresh)
 {
     *fresh = 0;
     for (struct snap_chain *x = chains; x != NULL; x = x->next) {
-        if (x->start == start && x->end == end) {
-            *out = x;                         /* join its chain */
-            return 0;
-        }
-        if (x->start < end && start < x->end)
+        if (!(x->start < end && start < x->end))
+            continue;
+        if (x->dying)
+            return -EAGAIN;        /* wait for it to go (gcv), again */
+        if (chain_foreign(x))
+            return -ECHILD;        /* the parent's: release it first */
+        if (x->start != start || x->end != end)
             return -EEXIST;
+        *out = x;                  /* join its chain */
+        return 0;
     }
     int rc = chain_new(start, end, out);
     *fresh = rc == 0;
@@ -479,19 +616,35 @@ uvm_snap *uvm_snapshot(void *addr, size_t len)
         return NULL;
     }
     uintptr_t start = (uintptr_t)addr, end = start + len;
-    pthread_mutex_lock(&gmu);
-    struct uvm_snap *s = handle_new();
     struct snap_chain *c = NULL;
-    int fresh = 0, rc = s != NULL ? chain_get(start, end, &c, &fresh)
-                                  : -ENOMEM;
+    int fresh = 0, rc;
+    pthread_mutex_lock(&gmu);
+    for (;;) {
+        rc = chain_get(start, end, &c, &fresh);
+        if (rc == -EAGAIN) {
+            pthread_cond_wait(&gcv, &gmu);
+            continue;
+        }
+        if (rc < 0 || fresh || chain_lock(c))
+            break;
+        pthread_mutex_lock(&gmu);  /* mu was busy: look again */
+    }
+    struct uvm_snap *s = rc == 0 ? handle_new() : NULL;
+    if (rc == 0 && s == NULL) {
+        rc = -ENOMEM;
+        if (fresh) {
+            chain_destroy(c);
+            chain_free(c);
+        } else
+            pthread_mutex_unlock(&c->mu);
+    }
     if (rc < 0) {
-        if (s != NULL)
-            handle_put(s);
         pthread_mutex_unlock(&gmu);
         uvm__fail(rc);
         return NULL;
     }
-    pthread_mutex_lock(&c->mu);
+    if (fresh)
+        pthread_mutex_lock(&c->mu);
     s->c = c;
     if (fresh) {
         s->gen = c->gen;
@@ -508,43 +661,78 @@ uvm_snap *uvm_snapshot(void *addr, size_t len)
         CHAIN_CHECK(c, 0);
     pthread_mutex_unlock(&c->mu);
     pthread_mutex_unlock(&gmu);
+    uvm_snap *h = uvm__pool_handle(&handles, s);
     if (rc < 0) {
-        uvm_snap_release(s);
+        uvm_snap_release(h);
         uvm__fail(rc);
         return NULL;
     }
-    return s;
+    return h;
 }
 
 /* ---- reading ---- */
 
-void uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
-                         void *dst, size_t off, size_t n)
+/* Does [p, p + n) overlap the chain's range? */
+static int in_range(const struct snap_chain *c, const void *p, size_t n)
+{
+    return (uintptr_t)p < c->end && (uintptr_t)p + n > c->start;
+}
+
+/* check 0: the caller checks for lost pages itself, a chunk at a time
+ * (save_chunk). */
+static int read_page(struct snap_chain *c, size_t i, uint64_t g, void *dst,
+                     size_t off, size_t n, int check)
 {
     for (;;) {
         uint32_t v = uvm__snap_lookup(c, i, g);
         if (v != SNAP_NONE) {
+            if (snap_slot_meta(c, v - 1)->lost)
+                return -EIO;
             memcpy(dst, snap_slot_mem(c, v - 1) + off, n);
-            return;
+            return 0;
         }
+        /* A destination in the range itself may be the very page held
+         * BUSY below, whose fault would wait for this claim for ever: the
+         * copy goes through the bounce page, and reaches dst once the
+         * claim is let go (its write then faults like any other). */
+        char *to = in_range(c, dst, n) ? c->bounce : dst;
         if (uvm__snap_claim(c, i)) {
+            int rc = 0;
             v = uvm__snap_lookup(c, i, g);
-            if (v == SNAP_NONE)       /* claimed and write-protected: */
-                snap_live_read(dst, (char *)(c->start + i * PS()) + off,
-                               n);    /* writers fault and wait (PROT) */
-            else
-                memcpy(dst, snap_slot_mem(c, v - 1) + off, n);
+            if (v == SNAP_NONE) {     /* claimed and write-protected: */
+                /* Lost before (it may be unmapped: the copy would fault)
+                 * or during the copy (.lost). */
+                if (check && uvm__snap_live_lost(c, i))
+                    rc = -EIO;
+                else
+                    snap_live_read(to, (char *)(c->start + i * PS()) + off,
+                                   n);    /* writers fault and wait */
+                if (check && rc == 0 && uvm__snap_live_lost(c, i))
+                    rc = -EIO;
+            } else if (snap_slot_meta(c, v - 1)->lost) {
+                rc = -EIO;
+            } else {
+                memcpy(to, snap_slot_mem(c, v - 1) + off, n);
+            }
             atomic_store(&c->state[i], PG_PROT);
-            return;
+            if (rc == 0 && to != dst)
+                memcpy(dst, to, n);
+            return rc;
         }
         /* LIVE: a handler pushed it meanwhile; the lookup finds it now */
     }
 }
 
+int uvm__snap_read_page(struct snap_chain *c, size_t i, uint64_t g,
+                        void *dst, size_t off, size_t n)
+{
+    return read_page(c, i, g, dst, off, n, 1);
+}
+
 int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
 {
     struct snap_chain *c;
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
     size_t size = c->end - c->start;
@@ -553,42 +741,38 @@ int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
         return uvm__fail(-EINVAL);
     }
     char *out = buf;
-    while (len > 0) {
+    int rc2 = 0;
+    while (len > 0 && rc2 == 0) {
         size_t i = off / PS(), po = off % PS(), n = PS() - po;
         if (n > len)
             n = len;
-        uvm__snap_read_page(c, i, s->gen, out, po, n);
+        rc2 = uvm__snap_read_page(c, i, s->gen, out, po, n);
         out += n;
         off += n;
         len -= n;
     }
     pthread_mutex_unlock(&c->mu);
-    return 0;
+    return rc2 < 0 ? uvm__fail(rc2) : 0;
 }
 
-/* The pages whose version snapshot s sees, ascending, into *out (malloc'd):
- * only the buckets of s and newer snapshots can hold one (mu). */
-static int seen_pages(struct snap_chain *c, const struct uvm_snap *s,
-                      uint32_t **out, size_t *n)
+/* The pages whose version snapshot s sees, ascending, into c->seen: only
+ * the buckets of s and newer snapshots can hold one (mu).  Never fails:
+ * at most one version per page is seen, so npages entries suffice. */
+static size_t seen_pages(struct snap_chain *c, const struct uvm_snap *s)
 {
-    size_t cap = 0;
-    for (const struct uvm_snap *x = s; x != NULL; x = x->newer)
-        cap += x->own.n;
-    uint32_t *pg = malloc((cap ? cap : 1) * sizeof *pg);
-    if (pg == NULL)
-        return -ENOMEM;
+    uint32_t *pg = c->seen;
     size_t k = 0;
     for (const struct uvm_snap *x = s; x != NULL; x = x->newer)
         for (uint32_t v = x->own.first; v != SNAP_NONE;
              v = snap_slot_meta(c, v - 1)->bnext) {
             uint32_t p = snap_slot_meta(c, v - 1)->page;
-            if (uvm__snap_lookup(c, p, s->gen) == v)
+            if (uvm__snap_lookup(c, p, s->gen) == v) {
+                UVM_ASSERT(k < c->npages);
                 pg[k++] = p;          /* one version per page is seen */
+            }
         }
     qsort(pg, k, sizeof *pg, cmp_u32);
-    *out = pg;
-    *n = k;
-    return 0;
+    return k;
 }
 
 ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
@@ -596,13 +780,12 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
     struct snap_chain *c;
     if (pages == NULL && max > 0)
         return uvm__fail(-EINVAL);
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
-    uint32_t *pg;
-    size_t npg, n = 0;
-    rc = seen_pages(c, s, &pg, &npg);
-    for (size_t k = 0; rc == 0 && k < npg && n < max; k++) {
+    const uint32_t *pg = c->seen;
+    size_t npg = seen_pages(c, s), n = 0;
+    for (size_t k = 0; k < npg && n < max; k++) {
         uint32_t v = uvm__snap_lookup(c, pg[k], s->gen);
         char *live = (char *)(c->start + (size_t)pg[k] * PS());
         /* A page with a version may be LIVE (writable) again: nothing
@@ -611,10 +794,8 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
         if (snap_live_differs(live, snap_slot_mem(c, v - 1), PS()))
             pages[n++] = live;
     }
-    if (rc == 0)
-        free(pg);
     pthread_mutex_unlock(&c->mu);
-    return rc < 0 ? uvm__fail(rc) : (ssize_t)n;
+    return (ssize_t)n;
 }
 
 /* ---- restore ---- */
@@ -636,6 +817,9 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
     if (uvm__snap_live_needed(c, i, newest)) {
         uint32_t s = uvm__snap_slot_take(c);
         uvm__snap_push(c, i, s, newest);
+        /* No fault vouched for this copy: the mark must still be there
+         * after it (.lost). */
+        snap_slot_meta(c, s)->lost = (uint32_t)uvm__snap_live_lost(c, i);
         uvm__snap_version_add(c, s);
     }
     int rc = uvm__snap_wp(c, (uintptr_t)live, 1, 0);
@@ -652,16 +836,17 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
 int uvm_snap_restore(uvm_snap *s)
 {
     struct snap_chain *c;
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter((const uvm_snap **)&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
-    uint32_t *pg;
-    size_t npg;
-    rc = seen_pages(c, s, &pg, &npg);
+    const uint32_t *pg = c->seen;
+    size_t npg = seen_pages(c, s);
+    /* Nothing changes if a page of s was lost (.lost). */
+    for (size_t k = 0; rc == 0 && k < npg; k++)
+        if (snap_slot_meta(c, uvm__snap_lookup(c, pg[k], s->gen) - 1)->lost)
+            rc = -EIO;
     for (size_t k = 0; rc == 0 && k < npg; k++)
         rc = restore_page(c, pg[k], uvm__snap_lookup(c, pg[k], s->gen));
-    if (npg > 0 || rc == 0)
-        free(pg);
     if (rc == 0)
         CHAIN_CHECK(c, 1);
     pthread_mutex_unlock(&c->mu);
@@ -688,25 +873,73 @@ static int write_all(int fd, const char *p, size_t n)
 
 #define SAVE_PAGES 256                 /* 1 MiB writes */
 
+/* Pages [i, i + n) of userfaultfd chain c that snapshot gen g would read
+ * live and that have lost their write-protection mark (.lost): one
+ * pagemap read for the chunk instead of two per page.  -EIO if any, 0 if
+ * none, 1 if pagemap cannot tell (check page by page). */
+static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
+{
+    uint64_t e[SAVE_PAGES];
+    off_t at = (off_t)((c->start / PS() + i) * sizeof e[0]);
+    if (c->pagemap < 0 ||
+        pread(c->pagemap, e, n * sizeof e[0], at) != (ssize_t)(n * sizeof e[0]))
+        return 1;
+    /* pagemap first, lookup second: a handler pushes a version before it
+     * write-enables the page, so a mark gone that way has a version. */
+    for (size_t k = 0; k < n; k++)
+        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
+            uvm__snap_lookup(c, i + k, g) == SNAP_NONE)
+            return -EIO;
+    return 0;
+}
+
+/* Pages [i, i + n) as snapshot gen g sees them into buf (mu).  With
+ * userfaultfd the lost-page check (.lost) is made for the whole chunk
+ * before the copy (a page unmapped would fault) and after it. */
+static int save_chunk(struct snap_chain *c, size_t i, size_t n, uint64_t g,
+                      char *buf)
+{
+    unsigned char in[SAVE_PAGES];
+    int rc = c->uffd >= 0 ? chunk_lost(c, i, n, g)
+             /* mprotect: only a hole is known (.lost) */
+             : mincore((void *)(c->start + i * PS()), n * PS(), in) == 0
+                   ? 0 : 1;
+    int check = rc == 1;
+    for (size_t k = 0; k < n && rc >= 0; k++)
+        rc = read_page(c, i + k, g, buf + k * PS(), 0, PS(), check);
+    if (rc == 0 && !check && c->uffd >= 0)
+        rc = chunk_lost(c, i, n, g);
+    return rc < 0 ? rc : 0;
+}
+
+/* The chain's mutex is held while a chunk is read, never across write(2):
+ * a slow descriptor (a full pipe) would otherwise hold up every call on
+ * the chain, and fork().  A snapshot is immutable, so chunks read under
+ * separate holds of mu still make one consistent image; a release of s
+ * meanwhile ends the save with EINVAL. */
 int uvm_snap_save(const uvm_snap *s, int fd)
 {
-    struct snap_chain *c;
     if (fd < 0)
         return uvm__fail(-EBADF);
-    int rc = snap_enter(s, &c);
-    if (rc < 0)
-        return uvm__fail(rc);
     char *buf = malloc(SAVE_PAGES * PS());
     if (buf == NULL)
-        rc = -ENOMEM;
-    for (size_t i = 0; i < c->npages && rc == 0; i += SAVE_PAGES) {
-        size_t n = c->npages - i < SAVE_PAGES ? c->npages - i : SAVE_PAGES;
-        for (size_t k = 0; k < n; k++)
-            uvm__snap_read_page(c, i + k, s->gen, buf + k * PS(), 0, PS());
-        rc = write_all(fd, buf, n * PS());
+        return uvm__fail(-ENOMEM);
+    int rc = 0;
+    for (size_t i = 0, npages = 1; i < npages && rc == 0;
+         i += SAVE_PAGES) {
+        struct snap_chain *c;
+        const uvm_snap *sp = s;          /* the handle, resolved anew */
+        rc = snap_enter(&sp, &c);
+        if (rc < 0)
+            break;
+        npages = c->npages;
+        size_t n = npages - i < SAVE_PAGES ? npages - i : SAVE_PAGES;
+        rc = save_chunk(c, i, n, sp->gen, buf);
+        pthread_mutex_unlock(&c->mu);
+        if (rc == 0)
+            rc = write_all(fd, buf, n * PS());
     }
     free(buf);
-    pthread_mutex_unlock(&c->mu);
     return rc < 0 ? uvm__fail(rc) : 0;
 }
 
@@ -715,7 +948,7 @@ int uvm_snap_save(const uvm_snap *s, int fd)
 const void *uvm_snap_view(uvm_snap *s)
 {
     struct snap_chain *c;
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter((const uvm_snap **)&s, &c);
     if (rc < 0) {
         uvm__fail(rc);
         return NULL;
@@ -776,26 +1009,55 @@ static void collapse(struct snap_chain *c, struct uvm_snap *s,
     c->collapses++;
 }
 
+/* The last snapshot of c goes (gmu and mu held, both released): c stays
+ * listed, dying, while its protection and trap are taken down, so that a
+ * new snapshot of the range waits for that instead of failing with
+ * EEXIST; then it is unlisted and freed. */
+static void chain_last_release(struct snap_chain *c, struct uvm_snap *s)
+{
+    c->dying = 1;
+    atomic_store(&s->sig, UVM_SIG_DEAD);
+    handle_put(s);
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&gmu);
+    chain_destroy(c);                      /* everything but the memory */
+    pthread_mutex_lock(&gmu);
+    struct snap_chain **pp = &chains;
+    while (*pp != NULL && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp == c)                          /* (a child may have dropped it) */
+        *pp = c->next;
+    pthread_cond_broadcast(&gcv);
+    pthread_mutex_unlock(&gmu);
+    chain_free(c);
+}
+
+/* A child's release of a snapshot of its parent's chain: bookkeeping
+ * only (gmu and mu held, both released).  Nothing can be read or
+ * restored from the chain here, so its versions need no collapse. */
+static void foreign_release(struct snap_chain *c, struct uvm_snap *s)
+{
+    atomic_store(&s->sig, UVM_SIG_DEAD);
+    if (s->older) s->older->newer = s->newer; else c->oldest = s->newer;
+    if (s->newer) s->newer->older = s->older; else c->newest_s = s->older;
+    c->nsnaps--;
+    handle_put(s);
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&gmu);
+}
+
 int uvm_snap_release(uvm_snap *s)
 {
-    pthread_mutex_lock(&gmu);
-    if (!handle_ok(s)) {
-        pthread_mutex_unlock(&gmu);
+    if (snap_lock((const uvm_snap **)&s) < 0)    /* pool.h, .handle */
         return uvm__fail(-EINVAL);
-    }
     struct snap_chain *c = s->c;
-    pthread_mutex_lock(&c->mu);
     uvm__snap_view_drop(s);
     if (c->nsnaps == 1) {
-        struct snap_chain **pp = &chains;
-        while (*pp != c)
-            pp = &(*pp)->next;
-        *pp = c->next;
-        atomic_store(&s->sig, UVM_SIG_DEAD);
-        handle_put(s);
-        pthread_mutex_unlock(&c->mu);
-        pthread_mutex_unlock(&gmu);
-        chain_destroy(c);
+        chain_last_release(c, s);
+        return 0;
+    }
+    if (chain_foreign(c)) {
+        foreign_release(c, s);
         return 0;
     }
     /* Every version goes to its bucket before s leaves the chain. */
@@ -820,7 +1082,7 @@ int uvm_snap_stats(const uvm_snap *s, struct uvm_snap_stats *st)
     struct snap_chain *c;
     if (st == NULL)
         return uvm__fail(-EINVAL);
-    int rc = snap_enter(s, &c);
+    int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
     memset(st, 0, sizeof *st);

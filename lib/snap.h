@@ -19,6 +19,13 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/types.h>
+
+/* pagemap: the entry's uffd-wp bit (present, swapped or marker entry),
+ * Linux 5.19.  (Belongs in compat.h with the other pagemap bits.) */
+#ifndef UVM_PAGEMAP_UFFD_WP
+#define UVM_PAGEMAP_UFFD_WP (1ULL << 57)
+#endif
 
 /* Page states.  LIVE is 0: a new chain's pages are LIVE until its first
  * protection is in place (.inv.prot in snap.c). */
@@ -42,6 +49,9 @@ struct snap_vmeta {
                                 NONE; free slots: the next free one */
     uint32_t page;       /* (h) page index in the range */
     uint32_t bnext;      /* (mu) next in its bucket or in limbo, or NONE */
+    uint32_t lost;       /* (h) the live page had lost its contents when
+                            this version was pushed (.lost): reads of it
+                            fail with EIO */
 };
 
 /* A list of slots linked through bnext (a bucket, limbo), under mu:
@@ -82,9 +92,19 @@ struct snap_chain {
     int prot;                         /* (c, ready) protection of range */
     int uffd;                         /* (c, ready) -1: uvm_protv
                                          fallback */
+    int pagemap;                      /* (c) /proc/self/pagemap with uffd,
+                                         else -1 (.lost) */
     atomic_int ready;                 /* (a) 1 once prot and uffd are
                                          set: release, handlers acquire */
     size_t budget;                    /* (c) mappings reserved for it */
+    pid_t pid;                        /* (c) the process whose uffd it is;
+                                         an mprotect chain's is the
+                                         process's own copy (fork: child) */
+    int dying;                        /* (g) the last release is taking it
+                                         down: still listed, so that a new
+                                         chain of the range waits (gcv) */
+    atomic_int pins;                  /* (a) threads waiting for mu
+                                         without gmu: not freed before 0 */
     int memobj;                       /* (c) range is uvm_alloc memory */
     uvm_region *region;               /* (c) our trap over the range */
     struct snap_chain *next;          /* (g) list of chains */
@@ -98,6 +118,11 @@ struct snap_chain {
     size_t jhead;                     /* (mu) drained */
     struct snap_vec relive;           /* (mu) pages LIVE since the last
                                          snapshot; room for npages */
+    uint32_t *seen;                   /* (mu) scratch for restore and diff:
+                                         room for npages, so that neither
+                                         allocates (nor fails half-way) */
+    char *bounce;                     /* (mu) one page: a live page read
+                                         into the range itself (below) */
     /* Grace periods (an SRCU of two counters): readers of versions and
      * of newest are counted in readers[phase & 1]. */
     atomic_uint phase;                /* (a) */
@@ -259,6 +284,11 @@ UVM_HIDDEN int uvm__snap_fault(const struct uvm_fault *f);
 /* Open and register the chain's userfaultfd: fd, -ENOTSUP (use mprotect)
  * or -EEXIST (another userfaultfd has the range). */
 UVM_HIDDEN int uvm__snap_uffd_open(uintptr_t start, size_t len);
+/* Has PROT page i lost its contents behind the chain's back (.lost)?
+ * Only a userfaultfd chain can tell: its write-protection lives in the
+ * page table entry, and whatever drops the page (MADV_DONTNEED, say)
+ * drops the mark with it.  AS-safe. */
+UVM_HIDDEN int uvm__snap_live_lost(const struct snap_chain *c, size_t i);
 /* Claim page i (PROT -> BUSY) for reading it live: 1 claimed, 0 LIVE. */
 UVM_HIDDEN int uvm__snap_claim(struct snap_chain *c, size_t i);
 
@@ -269,8 +299,9 @@ UVM_HIDDEN void uvm__snap_view_drop(struct uvm_snap *s);
 
 /* ---- snap.c ---- */
 
-/* Copy page i as gen g sees it into dst (mu). */
-UVM_HIDDEN void uvm__snap_read_page(struct snap_chain *c, size_t i,
+/* Copy page i as gen g sees it into dst (mu): 0, or -EIO when its
+ * contents were lost (.lost). */
+UVM_HIDDEN int uvm__snap_read_page(struct snap_chain *c, size_t i,
                                     uint64_t g, void *dst, size_t off,
                                     size_t n);
 

@@ -22,12 +22,37 @@
  *               still protected, so a writer that has waited out the hazards
  *               sees every call that could still run the region's handler.
  *
- * siglongjmp out of a handler: the call slot stays set.  A frame is known to
- * be abandoned when the thread's stack pointer is above it (stacks grow
- * down) on the same stack, or when the frame is on the alternate signal
- * stack and the thread no longer runs there.  The owning thread prunes at
- * its next fault and in uvm_untrap; for other threads uvm_untrap sends a
- * probe signal whose handler prunes with the interrupted stack pointer.
+ * siglongjmp out of a handler (.calls): the call slot stays set.  A frame
+ * is known to be abandoned when the thread's stack pointer is above it
+ * (stacks grow down) on the same stack, or when the frame is on an
+ * alternate signal stack and the thread no longer runs there.  The
+ * alternate stack is the one the kernel saved when it delivered the
+ * signal (the ucontext's uc_stack), kept in the call record as an address
+ * range: a stack armed with SS_AUTODISARM is reported disabled while the
+ * handler runs on it, so asking sigaltstack(2) later would take a live
+ * frame for an abandoned one.  On one stack the rule is blind to a thread
+ * that left a frame by siglongjmp and then went deeper than it: so every
+ * handler call runs on an alternate stack where the fault layer allows it
+ * (dispatch.c, .onalt), and a thread that leaves it has left every call
+ * made there.  The owning thread prunes at its next fault and in
+ * uvm_untrap; for other threads uvm_untrap sends a probe signal whose
+ * handler prunes with the interrupted stack pointer.
+ *
+ * Liveness (.alive).  A record whose thread has exited is reused, and its
+ * calls are forgotten, once the thread is known dead: tgkill(tid, 0) fails
+ * with ESRCH, or a thread now carries its id but started after the record
+ * was claimed (the kernel reuses thread ids; a live thread with a reused
+ * id would otherwise be taken for the owner, and uvm_untrap would wait for
+ * ever on the dead owner's calls).  The start time is procfs's (field 22
+ * of /proc/self/task/<tid>/stat, CLOCK_BOOTTIME in clock ticks), compared
+ * with the CLOCK_BOOTTIME the record noted when claimed; a calling thread
+ * that finds a record with its own id and is not its owner knows the owner
+ * is dead.
+ *
+ * fork() (.fork): the child has one thread, the one that forked.  Every
+ * other record, with its hazards and calls, describes a thread the child
+ * does not have: the child's fork handler frees them all, keeping their
+ * alternate stacks (the child's copy) for the records' next owners.
  *
  * Alternate signal stacks (.altstack).  A thread whose stack overflows can
  * only be told so on another stack: the kernel cannot push a signal frame
@@ -37,9 +62,11 @@
  * thread only, with a stack the caller provides):
  *  - when: the first time the thread is in libuvm with no handler call in
  *    flight: in uvm_trap or uvm_touch (uvm__dispatch_install), in any other
- *    call that claims a record (uvm__thread_self), or when its first region
- *    handler returns (dispatch.c).  Never while a call is in flight, so the
- *    frames of in-flight calls stay on the stack they were recorded on.
+ *    call that claims a record (uvm__thread_self), at its first fault in a
+ *    region, which then runs again on the new stack (dispatch.c, .onalt),
+ *    or when its first region handler returns (dispatch.c).  Never while
+ *    a call is in flight, so the frames of in-flight calls stay on the
+ *    stack they were recorded on.
  *    sigreturn restores the alternate stack of the interrupted context, so
  *    in the fault path the stack is written into the ucontext's uc_stack
  *    (native layer); the libsigsegv layer has no ucontext and installs
@@ -69,11 +96,15 @@
  * the report (the kernel cannot push the frame), never a hang.
  */
 #include "thread.h"
+#include "compat.h"
 #include "region.h"
 #include "fault-layer.h"
+#include "sanitizer.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -96,9 +127,117 @@ static _Atomic(struct chunk *) chunks;
 static __thread struct uvm__thread *self
     __attribute__((tls_model("initial-exec")));
 
-/* alt_mem is kept: the stack passes to the record's next owner. */
+UVM_AS_SAFE static uint64_t boottime_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* When thread tid of this process started, CLOCK_BOOTTIME ns rounded down
+ * to a clock tick (procfs), or 0 if unknown.  AS-safe: open, read, close. */
+UVM_AS_SAFE static uint64_t thread_start_ns(pid_t tid)
+{
+    char path[48] = "/proc/self/task/", num[12], buf[512];
+    size_t n = strlen(path), k = 0;
+    for (unsigned v = (unsigned)tid; k == 0 || v != 0; v /= 10)
+        num[k++] = (char)('0' + v % 10);
+    while (k > 0)
+        path[n++] = num[--k];
+    memcpy(path + n, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return 0;
+    buf[got] = '\0';
+    /* Fields after the command name, which may hold spaces and parens:
+     * state is field 3, starttime field 22. */
+    char *p = strrchr(buf, ')');
+    for (int field = 3; p != NULL && field <= 22; field++)
+        p = strchr(p + 1, ' ');           /* the space before field */
+    if (p == NULL)
+        return 0;
+    uint64_t ticks = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+        ticks = ticks * 10 + (uint64_t)(*p - '0');
+    unsigned long hz = getauxval(AT_CLKTCK);   /* not sysconf: AS-safe */
+    return ticks * (1000000000u / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+/* Does procfs number threads as we do?  Not in a pid namespace whose
+ * /proc was not mounted again: /proc/self/task/<tid> would then be some
+ * other thread, or none.  Asked once.  AS-safe. */
+UVM_AS_SAFE static int procfs_ids_ours(void)
+{
+    static atomic_int known;        /* (a) 0 unknown, 1 yes, 2 no */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k != 0)
+        return k == 1;
+    /* "<pid>/task/<tid>" as procfs numbers the caller. */
+    char link[64], want[64] = "";
+    ssize_t n = readlink("/proc/thread-self", link, sizeof link - 1);
+    k = 2;
+    if (n > 0) {
+        link[n] = '\0';
+        unsigned v[2] = { (unsigned)getpid(), (unsigned)uvm__gettid() };
+        size_t w = 0;
+        for (int i = 0; i < 2; i++) {
+            char num[12];
+            size_t d = 0;
+            for (unsigned x = v[i]; d == 0 || x != 0; x /= 10)
+                num[d++] = (char)('0' + x % 10);
+            while (d > 0)
+                want[w++] = num[--d];
+            if (i == 0) {
+                memcpy(want + w, "/task/", 6);
+                w += 6;
+            }
+        }
+        want[w] = '\0';
+        k = strcmp(link, want) == 0 ? 1 : 2;
+    }
+    atomic_store_explicit(&known, k, memory_order_relaxed);
+    return k == 1;
+}
+
+/* Is the thread that claimed t, under id tid, still alive (.alive)?  When
+ * procfs cannot tell, a thread that answers to tid is taken for it. */
+UVM_AS_SAFE static int record_owner_alive(const struct uvm__thread *t,
+                                          pid_t tid)
+{
+    if (tid < 0)
+        return 1;                   /* being claimed (record_claim) */
+    if (uvm__tgkill0(tid) == -ESRCH)
+        return 0;
+    uint64_t start = procfs_ids_ours() ? thread_start_ns(tid) : 0;
+    return start == 0 || start <= UVM__T_LOAD(t->born);
+}
+
+UVM_AS_SAFE static size_t altstack_bytes(void);
+
+/* alt_mem is kept: the stack passes to the record's next owner.  Under
+ * ThreadSanitizer, which cannot see that the kernel ended the old owner
+ * before the new one runs on the stack and would report the new owner's
+ * signal frames as racing with the old one's, the stack's pages are
+ * mapped afresh in place (no thread can be on them): its shadow starts
+ * clean, and the stack is still the same one. */
 UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
 {
+#if defined(UVM_SAN_THREAD)
+    char *old = UVM__T_LOAD(t->alt_mem);
+    if (old != NULL &&
+        mmap(old + uvm__page_size, altstack_bytes(), PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK |
+                 MAP_FIXED,
+             -1, 0) == MAP_FAILED) {
+        munmap(old, uvm__page_size + altstack_bytes());
+        UVM__T_STORE(t->alt_mem, NULL);
+    }
+#endif
     for (int i = 0; i < UVM__HAZARDS; i++)
         atomic_store(&t->hazard[i], NULL);
     for (int i = 0; i < UVM_MAX_NESTING; i++)
@@ -109,18 +248,26 @@ UVM_AS_SAFE static void record_reset(struct uvm__thread *t)
     atomic_store(&t->probes, 0);
     UVM__T_STORE(t->gone_page, 0);
     UVM__T_STORE(t->gone_id, 0);
+    UVM__T_STORE(t->alt_retry, 0);
+    UVM__T_STORE(t->born, boottime_ns());
 }
 
-/* Claim a free record, or the record of a thread that has exited. */
+/* Claim a free record, or the record of a thread that has exited.  A
+ * record that already carries the caller's id, which has none yet, is a
+ * dead thread's (.alive). */
 UVM_AS_SAFE static struct uvm__thread *record_claim(pid_t tid, int reuse_dead)
 {
     for (struct chunk *c = atomic_load(&chunks); c; c = c->next) {
         for (size_t i = 0; i < CHUNK_RECORDS; i++) {
             struct uvm__thread *t = &c->rec[i];
             pid_t old = atomic_load(&t->tid);
-            if (old == 0 || (reuse_dead && uvm__tgkill0(old) == -ESRCH)) {
-                if (atomic_compare_exchange_strong(&t->tid, &old, tid)) {
+            if (old == 0 || old == tid ||
+                (reuse_dead && !record_owner_alive(t, old))) {
+                /* -tid while the record is reset: no one judges the
+                 * owner's life from the last owner's birth time. */
+                if (atomic_compare_exchange_strong(&t->tid, &old, -tid)) {
                     record_reset(t);
+                    atomic_store(&t->tid, tid);
                     return t;
                 }
             }
@@ -151,6 +298,7 @@ UVM_AS_SAFE static struct uvm__thread *record_new(void)
         if (c == MAP_FAILED)
             return NULL;
         atomic_store(&c->rec[0].tid, tid);   /* fresh zeroed memory */
+        UVM__T_STORE(c->rec[0].born, boottime_ns());
         c->next = atomic_load(&chunks);
         while (!atomic_compare_exchange_weak(&chunks, &c->next, c))
             ;
@@ -217,11 +365,19 @@ UVM_AS_SAFE int uvm__on_altstack(uintptr_t p, const stack_t *alt)
     return p >= lo && p < lo + alt->ss_size;
 }
 
+UVM_AS_SAFE static void altstack_install(struct uvm__thread *t, stack_t *ret);
+
 UVM_AS_SAFE void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret)
 {
     if (UVM__T_LOAD(t->alt_done) ||
         atomic_load_explicit(&t->ncalls, memory_order_relaxed) != 0)
         return;
+    altstack_install(t, ret);
+}
+
+/* uvm__thread_altstack, once its conditions are met. */
+UVM_AS_SAFE static void altstack_install(struct uvm__thread *t, stack_t *ret)
+{
     UVM__T_STORE(t->alt_done, 1);
     stack_t cur;
     if (ret != NULL)
@@ -254,6 +410,18 @@ UVM_AS_SAFE void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret)
         *ret = ss;
     else
         (void)sigaltstack(&ss, NULL);
+}
+
+UVM_AS_SAFE int uvm__thread_altstack_now(struct uvm__thread *t, stack_t *ret)
+{
+    if (!(ret->ss_flags & SS_DISABLE) || (ret->ss_flags & SS_AUTODISARM))
+        return 0;          /* the thread's own, enabled or merely disarmed */
+    altstack_install(t, ret);
+    if (ret->ss_flags & SS_DISABLE)
+        return 0;          /* no memory for it */
+    /* Now as well as at sigreturn: a handler that leaves by siglongjmp
+     * never reaches sigreturn. */
+    return sigaltstack(ret, NULL) == 0;
 }
 
 /* ---- hazard pointers ---- */
@@ -330,8 +498,11 @@ UVM_AS_SAFE int uvm__call_push(struct uvm__thread *t, struct uvm_region *r,
         struct uvm__call *c = &t->call[i];
         if (atomic_load_explicit(&c->region, memory_order_relaxed) != NULL)
             continue;
+        int alt_ok = on_stack(frame, alt);
+        uintptr_t lo = alt_ok ? (uintptr_t)alt->ss_sp : 0;
         UVM__T_STORE(c->frame, frame);
-        UVM__T_STORE(c->on_alt, on_stack(frame, alt));
+        UVM__T_STORE(c->alt_lo, lo);
+        UVM__T_STORE(c->alt_hi, alt_ok ? lo + alt->ss_size : 0);
         struct uvm_region *expect = NULL;
         if (atomic_compare_exchange_strong(&c->region, &expect, r)) {
             atomic_fetch_add(&t->ncalls, 1);
@@ -348,17 +519,49 @@ UVM_AS_SAFE void uvm__call_pop(struct uvm__thread *t, int slot)
         atomic_fetch_sub(&t->ncalls, 1);
 }
 
-/* Has the thread left c's frame, given that it now runs at sp? */
-UVM_AS_SAFE static int call_abandoned(const struct uvm__call *c, uintptr_t sp,
+UVM_AS_SAFE static int in_range(uintptr_t p, uintptr_t lo, uintptr_t hi)
+{
+    return p >= lo && p < hi;
+}
+
+/* The alternate stack sp runs on, in *lo and *hi: the current one, or one
+ * a call in flight was recorded on (disarmed, SS_AUTODISARM).  0 if sp is
+ * on none. */
+UVM_AS_SAFE static int alt_range_of(const struct uvm__thread *t, uintptr_t sp,
+                                    const stack_t *alt, uintptr_t *lo,
+                                    uintptr_t *hi)
+{
+    if (on_stack(sp, alt)) {
+        *lo = (uintptr_t)alt->ss_sp;
+        *hi = *lo + alt->ss_size;
+        return 1;
+    }
+    for (int i = 0; i < UVM_MAX_NESTING; i++) {
+        const struct uvm__call *c = &t->call[i];
+        if (atomic_load_explicit(&c->region, memory_order_relaxed) == NULL)
+            continue;
+        *lo = UVM__T_LOAD(c->alt_lo);
+        *hi = UVM__T_LOAD(c->alt_hi);
+        if (in_range(sp, *lo, *hi))
+            return 1;
+    }
+    return 0;
+}
+
+/* Has the thread left c's frame, given that it now runs at sp (.calls)? */
+UVM_AS_SAFE static int call_abandoned(const struct uvm__thread *t,
+                                      const struct uvm__call *c, uintptr_t sp,
                                       const stack_t *alt)
 {
-    int sp_alt = on_stack(sp, alt);
     uintptr_t frame = UVM__T_LOAD(c->frame);
-    if (UVM__T_LOAD(c->on_alt))
-        return !sp_alt || sp > frame;
-    /* A frame on the ordinary stack while sp is on the alternate stack may
-     * still be live (a nested fault): keep it. */
-    return !sp_alt && sp > frame;
+    uintptr_t lo = UVM__T_LOAD(c->alt_lo), hi = UVM__T_LOAD(c->alt_hi);
+    if (hi != 0)
+        return !in_range(sp, lo, hi) || sp > frame;
+    /* A frame not on an alternate stack, while sp is on one it is not on,
+     * may still be live (a nested fault): keep it. */
+    if (alt_range_of(t, sp, alt, &lo, &hi) && !in_range(frame, lo, hi))
+        return 0;
+    return sp > frame;
 }
 
 UVM_AS_SAFE void uvm__calls_prune(struct uvm__thread *t, uintptr_t sp,
@@ -369,7 +572,7 @@ UVM_AS_SAFE void uvm__calls_prune(struct uvm__thread *t, uintptr_t sp,
     for (int i = 0; i < UVM_MAX_NESTING; i++) {
         struct uvm__call *c = &t->call[i];
         if (atomic_load_explicit(&c->region, memory_order_relaxed) != NULL &&
-            call_abandoned(c, sp, alt))
+            call_abandoned(t, c, sp, alt))
             uvm__call_pop(t, i);
     }
 }
@@ -420,12 +623,12 @@ void uvm__calls_wait(struct uvm_region *r)
                 if (round < PROBE_AFTER_ROUNDS ||
                     round % PROBE_EVERY_ROUNDS != 0)
                     continue;
-                if (uvm__tgkill0(tid) == -ESRCH) {
+                if (!record_owner_alive(t, tid)) {
                     /* The thread is gone; its record can be reused.  Only
                      * the tid is cleared, and only if nobody claimed the
                      * record meanwhile: the claimer resets the rest. */
                     atomic_compare_exchange_strong(&t->tid, &tid, 0);
-                } else {
+                } else if (tid > 0) {
                     uvm__fault_probe(t, tid);
                 }
             }
@@ -436,11 +639,26 @@ void uvm__calls_wait(struct uvm_region *r)
     }
 }
 
-/* After fork() the child's only thread keeps its parent's record (memory is
- * copied) under the parent's thread id: give it the child's id, so that no
- * one takes the record for a dead thread's. */
+/* After fork() (.fork): the child's only thread keeps its parent's record
+ * (memory is copied) under the parent's thread id and birth time: give it
+ * the child's, so that no one takes the record for a dead thread's.  The
+ * records of the parent's other threads are freed: their hazards would
+ * make every table update wait for ever, their calls every uvm_untrap. */
 void uvm__thread_atfork_child(void)
 {
-    if (self != NULL)
-        atomic_store(&self->tid, uvm__gettid());
+    struct uvm__thread *me = self;
+    for (struct chunk *c = atomic_load(&chunks); c; c = c->next) {
+        for (size_t i = 0; i < CHUNK_RECORDS; i++) {
+            struct uvm__thread *t = &c->rec[i];
+            if (t == me || atomic_load(&t->tid) == 0)
+                continue;
+            record_reset(t);
+            atomic_store(&t->tid, 0);
+        }
+    }
+    if (me != NULL) {
+        atomic_store(&me->tid, uvm__gettid());
+        UVM__T_STORE(me->born, boottime_ns());
+        atomic_store(&me->probes, 0);
+    }
 }

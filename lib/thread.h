@@ -34,12 +34,15 @@
 struct uvm__call {                         /* one handler call in flight */
     _Atomic(struct uvm_region *) region;   /* (t)(a) NULL: slot free */
     _Atomic uintptr_t frame;  /* (t) address inside the dispatcher's frame */
-    atomic_int on_alt;        /* (t) that frame is on the thread's
-                                 sigaltstack */
+    /* (t) the alternate stack [alt_lo, alt_hi) that frame is on, as the
+     * signal found it; 0, 0: the frame is not on an alternate stack.  The
+     * range is kept, not re-read: a stack armed with SS_AUTODISARM reads
+     * as disabled while the handler runs on it (thread.c, .calls). */
+    _Atomic uintptr_t alt_lo, alt_hi;
 };
 
 struct uvm__thread {
-    _Atomic pid_t tid;                     /* (a) 0: record free */
+    _Atomic pid_t tid;   /* (a) 0: record free; -tid: being claimed */
     _Atomic(void *) hazard[UVM__HAZARDS];  /* (t)(a) table versions read */
     struct uvm__call call[UVM_MAX_NESTING];
     atomic_int ncalls;                     /* (t)(a) calls in flight */
@@ -55,6 +58,13 @@ struct uvm__thread {
      * removed (dispatch.c, .gone): its page and the removal's id. */
     _Atomic uintptr_t gone_page;
     _Atomic uint64_t gone_id;
+    /* (t) CLOCK_BOOTTIME, ns, when the owner claimed the record: its
+     * thread started no later, so a thread with the same id that started
+     * after it is another one (tid reuse, thread.c .alive). */
+    _Atomic uint64_t born;
+    /* (t) the page of the fault last re-run to move the handler onto an
+     * alternate stack (dispatch.c, .onalt), or 0. */
+    _Atomic uintptr_t alt_retry;
 };
 
 /* The calling thread's record, claimed on first use; NULL only if no
@@ -75,6 +85,12 @@ UVM_HIDDEN struct uvm__thread *uvm__thread_peek(void);
 UVM_HIDDEN void uvm__thread_altstack(struct uvm__thread *t, stack_t *ret);
 /* Is p on the alternate stack alt?  AS-safe. */
 UVM_HIDDEN int uvm__on_altstack(uintptr_t p, const stack_t *alt);
+/* A fault with no call in flight arrived on the ordinary stack: install
+ * libuvm's alternate stack now (sigaltstack(2) and *ret, which sigreturn
+ * restores), even if one was settled before.  1 if the thread now has it,
+ * 0 if not (no memory, or the thread's own stack is merely disarmed).
+ * AS-safe. */
+UVM_HIDDEN int uvm__thread_altstack_now(struct uvm__thread *t, stack_t *ret);
 
 /* Protect the table version stored in *root from being freed; returns it
  * and the hazard slot in *slot (-1: no slot, nothing protected).  AS-safe. */

@@ -16,8 +16,9 @@
 
 UVM_HIDDEN void *uvm__touch_suspend(void);          /* AS-safe */
 UVM_HIDDEN void uvm__touch_resume(void *saved);     /* AS-safe */
-/* If the faulting thread (stack pointer sp) is inside uvm_touch's loop,
- * jump back into uvm_touch; otherwise return.  AS-safe. */
-UVM_HIDDEN void uvm__touch_escape(uintptr_t sp);
+/* If the fault at addr of the thread at stack pointer sp is the access of
+ * uvm_touch's loop, jump back into uvm_touch; otherwise return.  addr_ok:
+ * addr is an address (not x86's #GP).  AS-safe. */
+UVM_HIDDEN void uvm__touch_escape(uintptr_t sp, uintptr_t addr, int addr_ok);
 
 #endif

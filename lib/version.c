@@ -27,13 +27,19 @@ static void version_init_once(void)
     uvm__page_mask = uvm__page_size - 1;
 }
 
-/* fork(): the child must not inherit a held mutex, its parent's thread ids
- * or its parent's procfs descriptor.  The library's mutexes are taken here
- * in one order, the order in which its functions nest them (a DIRTY start
- * traps a region and reserves mappings), so that preparing for fork cannot
- * deadlock with a thread inside the library: the snapshots (uvm_snapshot
- * checks DIRTY's trackers), DIRTY, MAP2, the region table, the mapping
- * budget.  (One pthread_atfork per module would leave that order to the
+/* fork() (.fork, the one fork story; uvm(7), Fork, has the table of what
+ * each module does in the child): the child must not inherit a held
+ * mutex, its parent's thread ids, the records of threads it does not have
+ * or its parent's procfs descriptor.  Every mutex of the library is taken
+ * here, in one order, the order in which its functions nest them (a DIRTY
+ * start traps a region and reserves mappings), so that preparing for fork
+ * cannot deadlock with a thread inside the library: the snapshots' global
+ * mutex, then each chain's (uvm__snap_lock takes both), DIRTY's global
+ * mutex, then each tracker's (uvm__dirty_lock), MAP2, the region table,
+ * the mapping budget.  A lock not in this list must never be held across
+ * anything that can block.  The thread records and the fault path take no
+ * lock: the child frees the records of the threads it lacks (thread.c,
+ * .fork).  (One pthread_atfork per module would leave the order to the
  * order the constructors happened to run in.) */
 static void atfork_prepare(void)
 {

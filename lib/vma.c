@@ -80,6 +80,7 @@ UVM_AS_SAFE static int vma_procmap(uintptr_t addr, struct uvm__vma *out,
         out->start = (uintptr_t)q.vma_start;
         out->end = (uintptr_t)q.vma_end;
         out->prot = vma_prot_from_flags(q.vma_flags);
+        out->anon = q.inode == 0 && !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED);
         *rc = 0;
         return 1;
     }
@@ -176,6 +177,14 @@ UVM_AS_SAFE static int vma_find_line(const char *p, const char *end,
     q->v.prot = (p[0] == 'r' ? PROT_READ : 0) |
                 (p[1] == 'w' ? PROT_WRITE : 0) |
                 (p[2] == 'x' ? PROT_EXEC : 0);
+    /* "rw-p offset dev inode": private, and inode 0 (the field after the
+     * third space) is anonymous memory. */
+    int spaces = 0;
+    const char *s = p;
+    while (s < end && spaces < 3)
+        spaces += *s++ == ' ';
+    q->v.anon = p[3] == 'p' && s < end && *s == '0' &&
+                (s + 1 == end || s[1] == ' ');
     return 1;
 }
 
@@ -190,6 +199,18 @@ UVM_AS_SAFE static int vma_parse(uintptr_t addr, struct uvm__vma *out)
         return -ENOMEM;
     *out = q.v;
     return 0;
+}
+
+UVM_AS_SAFE int uvm__vma_fast(void)
+{
+    static atomic_int probed;            /* (a) one query was made */
+    if (!atomic_load(&probed)) {
+        struct uvm__vma v;
+        int rc;
+        vma_procmap((uintptr_t)&v, &v, &rc);
+        atomic_store(&probed, 1);
+    }
+    return !atomic_load(&procmap_broken);
 }
 
 UVM_AS_SAFE int uvm__vma_query(uintptr_t addr, struct uvm__vma *out)

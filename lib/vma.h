@@ -12,11 +12,17 @@
 struct uvm__vma {
     uintptr_t start, end;   /* the kernel mapping (VMA) */
     int prot;               /* PROT_* bits */
+    int anon;               /* private anonymous memory (no file, not
+                               shared): what MADV_DONTNEED empties */
 };
 
 /* The mapping containing addr.  0, -ENOMEM (addr not mapped) or another
  * negative errno.  AS-safe. */
 UVM_HIDDEN int uvm__vma_query(uintptr_t addr, struct uvm__vma *out);
+
+/* Does uvm__vma_query answer with one system call (PROCMAP_QUERY, Linux
+ * 6.11) rather than by reading the maps text?  AS-safe. */
+UVM_HIDDEN int uvm__vma_fast(void);
 
 /* Call fn(line, end, arg) for each line [line, end) of /proc/self/maps,
  * read into a stack buffer (a line longer than 4 KiB is skipped), until fn

@@ -226,6 +226,26 @@ static inline int become_unprivileged(void)
     return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
+/* The audit after every test (STYLE: the kernel is the truth): whatever a
+ * test did, the protection state libuvm keeps must agree with the
+ * kernel's when it ends.  Every TCase gets it as a checked teardown, so it
+ * runs in the test's own process; tcase_create below is this wrapper.
+ * EACCES: a test that made itself non-dumpable cannot read pagemap. */
+static inline void uvm_test_audit(void)
+{
+    if (uvm_debug_audit() != 0 && errno != EACCES)
+        ck_abort_msg("uvm_debug_audit: libuvm and the kernel disagree (%s)",
+                     strerror(errno));
+}
+
+static inline TCase *uvm_test_tcase_create(const char *name)
+{
+    TCase *tc = (tcase_create)(name);
+    tcase_add_checked_fixture(tc, NULL, uvm_test_audit);
+    return tc;
+}
+#define tcase_create(name) uvm_test_tcase_create(name)
+
 static inline int run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);
