@@ -37,6 +37,13 @@
  * made there.  The owning thread prunes at its next fault and in
  * uvm_untrap; for other threads uvm_untrap sends a probe signal whose
  * handler prunes with the interrupted stack pointer.
+ * A probe is never answered by a thread that keeps SIGSEGV blocked (a
+ * signal-handling thread, say, that left a handler by siglongjmp without
+ * restoring its mask) (.blocked): uvm_untrap then reads the stack pointer
+ * of the blocked thread from /proc/self/task/<tid>/syscall and lets the
+ * record be if the thread is blocked outside the alternate stack of every
+ * call of the region, or above its frame there.  A handler's own system
+ * calls run on that stack, so a live call is never passed over.
  *
  * Liveness (.alive).  A record whose thread has exited is reused, and its
  * calls are forgotten, once the thread is known dead: tgkill(tid, 0) fails
@@ -166,6 +173,50 @@ UVM_AS_SAFE static uint64_t thread_start_ns(pid_t tid)
         ticks = ticks * 10 + (uint64_t)(*p - '0');
     unsigned long hz = getauxval(AT_CLKTCK);   /* not sysconf: AS-safe */
     return ticks * (1000000000u / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+/* The stack pointer of thread tid of this process while it is blocked in
+ * the kernel (/proc/self/task/<tid>/syscall: "nr args... sp pc", or "-1
+ * sp pc" when it is stopped outside a system call; "running" when it is
+ * not blocked).  1 and *sp, or 0 if unknown.  Not AS-safe callers only
+ * need it (uvm__calls_wait), but it allocates nothing. */
+static int thread_blocked_sp(pid_t tid, uintptr_t *sp)
+{
+    char path[48] = "/proc/self/task/", num[12], buf[256];
+    size_t n = strlen(path), k = 0;
+    for (unsigned v = (unsigned)tid; k == 0 || v != 0; v /= 10)
+        num[k++] = (char)('0' + v % 10);
+    while (k > 0)
+        path[n++] = num[--k];
+    memcpy(path + n, "/syscall", 9);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0 || buf[0] < '-' || buf[0] > '9' || buf[0] == '/' ||
+        buf[0] == '.')
+        return 0;                              /* "running" or junk */
+    buf[got] = '\0';
+    /* The last two words are sp and pc, in hexadecimal. */
+    char *w[2] = { NULL, NULL };
+    for (char *p = buf; *p; p++)
+        if (*p == ' ') {
+            w[0] = w[1];
+            w[1] = p + 1;
+        }
+    if (w[0] == NULL || w[0][0] != '0' || w[0][1] != 'x')
+        return 0;
+    uintptr_t v = 0;
+    for (char *p = w[0] + 2;; p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0'
+              : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (d < 0)
+            break;
+        v = v * 16 + (uintptr_t)d;
+    }
+    *sp = v;
+    return v != 0;
 }
 
 /* Does procfs number threads as we do?  Not in a pid namespace whose
@@ -577,6 +628,31 @@ UVM_AS_SAFE void uvm__calls_prune(struct uvm__thread *t, uintptr_t sp,
     }
 }
 
+/* Has thread tid, blocked in the kernel, left every call of r recorded
+ * in t (.calls, .blocked)?  Only calls made on an alternate stack can be
+ * judged: the thread is not running r's handler if it is blocked outside
+ * that stack, or above the call's frame on it.  The record is not
+ * changed (.inv.owner); its owner prunes it at its next fault. */
+static int record_left_calls(struct uvm__thread *t, pid_t tid,
+                             struct uvm_region *r)
+{
+    uintptr_t sp;
+    if (!thread_blocked_sp(tid, &sp))
+        return 0;
+    for (int i = 0; i < UVM_MAX_NESTING; i++) {
+        const struct uvm__call *c = &t->call[i];
+        if (atomic_load(&c->region) != r)
+            continue;
+        uintptr_t lo = UVM__T_LOAD(c->alt_lo), hi = UVM__T_LOAD(c->alt_hi);
+        if (hi == 0 || (in_range(sp, lo, hi) && sp <= UVM__T_LOAD(c->frame)))
+            return 0;
+    }
+    /* Still the same thread, still blocked?  A thread that resumed cannot
+     * re-enter a frame it left by siglongjmp, and r is out of the table,
+     * so no new call of r can start: one look suffices. */
+    return atomic_load(&t->tid) == tid;
+}
+
 static int record_has_call(struct uvm__thread *t, struct uvm_region *r)
 {
     if (atomic_load(&t->ncalls) == 0)
@@ -619,17 +695,26 @@ void uvm__calls_wait(struct uvm_region *r)
                 pid_t tid = atomic_load(&t->tid);
                 if (t == me || tid == 0 || !record_has_call(t, r))
                     continue;
-                busy = 1;
                 if (round < PROBE_AFTER_ROUNDS ||
-                    round % PROBE_EVERY_ROUNDS != 0)
+                    round % PROBE_EVERY_ROUNDS != 0) {
+                    busy = 1;
                     continue;
+                }
                 if (!record_owner_alive(t, tid)) {
                     /* The thread is gone; its record can be reused.  Only
                      * the tid is cleared, and only if nobody claimed the
                      * record meanwhile: the claimer resets the rest. */
                     atomic_compare_exchange_strong(&t->tid, &tid, 0);
-                } else if (tid > 0) {
-                    uvm__fault_probe(t, tid);
+                    busy = 1;
+                } else if (tid > 0 && record_left_calls(t, tid, r)) {
+                    /* Blocked where r's handler cannot be running, maybe
+                     * with the probe signal masked (a thread that left the
+                     * handler by siglongjmp, then blocked signals): the
+                     * probe might never be answered, and need not be. */
+                } else {
+                    busy = 1;
+                    if (tid > 0)
+                        uvm__fault_probe(t, tid);
                 }
             }
         }

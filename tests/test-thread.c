@@ -430,6 +430,88 @@ START_TEST(fork_child_forgets_other_threads_calls)
 }
 END_TEST
 
+/* ---- a thread that keeps the probe signal blocked (.blocked) ---- */
+
+static char *blk_mem;
+static sigjmp_buf blk_jb;
+static atomic_int blk_ready, blk_done;
+
+static int h_jump_out(const struct uvm_fault *f)
+{
+    (void)f;
+    siglongjmp(blk_jb, 1);
+}
+
+/* Leaves the handler by siglongjmp, then blocks every signal and sleeps,
+ * the way a signal-handling thread about to sigwait would. */
+static void *blocking_thread(void *arg)
+{
+    (void)arg;
+    if (sigsetjmp(blk_jb, 1) == 0)
+        (void)peek(blk_mem);
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    atomic_store(&blk_ready, 1);
+    while (!atomic_load(&blk_done))
+        nap_us(1000);
+    return NULL;
+}
+
+START_TEST(untrap_does_not_wait_for_a_blocked_thread_that_left_by_siglongjmp)
+{
+    alarm(20);
+    blk_mem = map_pages(1, PROT_NONE);
+    uvm_region *r = uvm_trap(blk_mem, PS, h_jump_out, NULL);
+    ck_assert_ptr_nonnull(r);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, blocking_thread, NULL), 0);
+    ck_assert(wait_flag(&blk_ready, 10000));
+    ck_assert_int_eq(uvm_untrap(r), 0);          /* hung before */
+    atomic_store(&blk_done, 1);
+    pthread_join(t, NULL);
+    alarm(0);
+}
+END_TEST
+
+/* The other side: a live handler blocked in a system call (on libuvm's
+ * alternate stack, in a thread with none of its own) is still waited
+ * for. */
+static atomic_int nap_in, nap_out;
+static char *nap_mem;
+
+static int h_nap(const struct uvm_fault *f)
+{
+    atomic_store(&nap_in, 1);
+    nap_us(300 * 1000);
+    uvm_unprot(f->page, PROT_READ | PROT_WRITE);
+    atomic_store(&nap_out, 1);
+    return UVM_RETRY;
+}
+
+static void *nap_thread(void *arg)
+{
+    (void)arg;
+    poke(nap_mem, 1);
+    return NULL;
+}
+
+START_TEST(untrap_waits_for_a_handler_blocked_in_a_system_call)
+{
+    alarm(20);
+    nap_mem = map_pages(1, PROT_NONE);
+    uvm_region *r = uvm_trap(nap_mem, PS, h_nap, NULL);
+    ck_assert_ptr_nonnull(r);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, nap_thread, NULL), 0);
+    ck_assert(wait_flag(&nap_in, 10000));
+    ck_assert_int_eq(uvm_untrap(r), 0);
+    ck_assert_int_eq(atomic_load(&nap_out), 1);
+    pthread_join(t, NULL);
+    alarm(0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("thread");
@@ -437,6 +519,8 @@ int main(void)
     tcase_set_timeout(tc, 90);
     if (native_layer()) {
         tcase_add_test(tc, siglongjmp_in_a_new_thread_leaves_no_call_behind);
+        tcase_add_test(tc,
+            untrap_does_not_wait_for_a_blocked_thread_that_left_by_siglongjmp);
     } else {
         /* thread.c .calls, dispatch.c .onalt: the libsigsegv layer cannot
          * move a handler onto an alternate stack. */
@@ -446,6 +530,7 @@ int main(void)
     tcase_add_test(tc, autodisarm_stack_untrap_in_own_handler_is_edeadlk);
     tcase_add_test(tc, autodisarm_stack_nested_fault_keeps_the_outer_call);
     tcase_add_test(tc, autodisarm_stack_probe_keeps_the_call_in_flight);
+    tcase_add_test(tc, untrap_waits_for_a_handler_blocked_in_a_system_call);
     tcase_add_test(tc, fork_child_forgets_other_threads_hazards);
     tcase_add_test(tc, fork_child_forgets_other_threads_calls);
     int tid_test = can_set_next_tid();
