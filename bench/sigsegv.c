@@ -7,7 +7,7 @@
  * What a program using GNU libsigsegv's dispatcher writes: a global
  * handler (sigsegv_install_handler) that hands the address to
  * sigsegv_dispatch, and one area per page region whose handler does the
- * work (libsigsegv.md, section 5(b)).  libsigsegv has no protection
+ * work (doc/bench.md [bench.sigsegv]).  libsigsegv has no protection
  * primitives, so the work calls mprotect as the raw variant does.
  *
  * This is the only file that includes <sigsegv.h>: the header redefines

@@ -10,7 +10,7 @@
  * method (raw system calls, libuvm through each protection mechanism it
  * has, libsigsegv's dispatcher); the pair rows fill the times, run_add
  * and run_map2 the rest.  The 1990 lines are published data, copied from
- * Table 1 of the paper (background/appel-li.md 1.4), never measured here.
+ * Table 1 of the paper (doc/bench.md [bench.table1]), never measured here.
  *
  * ADD.  vmpup.c times a loop of 18 "j += k", a compare and a branch, and
  * divides by the instructions executed (20 per iteration).  A compiler

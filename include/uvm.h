@@ -20,8 +20,7 @@
  * with errno set and never abort.  Addresses and lengths measured in pages
  * must be page-aligned (else EINVAL); a zero length is EINVAL.  Functions
  * marked "AS-safe" may be called from a region handler (signal context).
- * Functions whose implementation has not landed yet (the snapshots) fail
- * with ENOSYS; the README lists them.
+ * Every function declared here is implemented; none fails with ENOSYS.
  *
  * Compile and link with: pkg-config --cflags --libs uvm
  */

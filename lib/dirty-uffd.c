@@ -15,9 +15,9 @@
  * and write-protects them again under the page-table lock, page by page:
  * a write either lands before its PTE is scanned (reported now) or faults
  * after (reported next time).  No write is lost; this is Wine's
- * GetWriteWatch scheme (dirty-tracking.md, 0 and 6.2 (c)).
+ * GetWriteWatch scheme (doc/dirty.md [dirty.wpasync]).
  *
- * Loop rule (dirty-tracking.md 6.4): resume from walk_end only when the
+ * Loop rule (doc/dirty.md [dirty.loop]): resume from walk_end only when the
  * vector came back full or the page budget was reached; a short vector
  * ends the walk.  walk_end is sometimes short of end on 6.18 although
  * every region was returned.

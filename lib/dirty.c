@@ -10,7 +10,7 @@
  * methods are dirty-uffd.c and dirty-mprotect.c (dirty-int.h); soft-dirty
  * is only probed.
  *
- * Method choice for UVM_DIRTY_AUTO, fastest first (dirty-tracking.md 8).
+ * Method choice for UVM_DIRTY_AUTO, fastest first (doc/dirty.md [dirty.order]).
  * userfaultfd is probed once by a real round trip, never from headers;
  * mprotect needs no probe (its failures surface at start):
  *  1. uffd-wp-async: ~1.0 us per dirtied page here (bench/uvm-bench-dirty),

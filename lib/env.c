@@ -5,7 +5,7 @@
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
  * Owns: every UVM_* variable the library reads, its parsed value and its
- * warning.  No other file calls getenv (mimalloc's options, STYLE.md).
+ * warning.  No other file calls getenv (mimalloc's options, doc/conventions.md [conventions.env]).
  *
  *   UVM_BACKEND=auto|mprotect   protection mechanism (default auto).
  *

@@ -12,7 +12,7 @@
  *
  * What a region handler gets (uvm_trap(3)): addr and page exact; access
  * UVM_ACCESS_UNKNOWN; signo SIGSEGV; ucontext NULL.  What the layer cannot
- * do, because libsigsegv does not (background/libsigsegv.md, 1.4):
+ * do, because libsigsegv does not (doc/fault.md [fault.sigsegv]):
  *  - SIGBUS: libsigsegv catches SIGSEGV only on Linux.  uvm__fault_caps
  *    says so, and the userfaultfd write-protection that reports writes as
  *    SIGBUS (the PROT backend prot-uffd.c, snapshots) is not used: uffd.c

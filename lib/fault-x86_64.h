@@ -8,7 +8,7 @@
  * fault-*.h): the page-fault error code the kernel copies into
  * uc_mcontext.gregs[REG_ERR], the trap number, and the stack pointer.
  * Measured here: read of PROT_NONE 0x4, write to PROT_NONE 0x6, write to
- * PROT_READ 0x7, execute from PROT_READ 0x15 (libsigsegv.md, 4.1).
+ * PROT_READ 0x7, execute from PROT_READ 0x15 (doc/fault.md [fault.access]).
  */
 #ifndef UVM_FAULT_X86_64_H
 #define UVM_FAULT_X86_64_H

@@ -13,7 +13,7 @@
  * A change between PROT_READ and PROT_READ|PROT_WRITE of pages of a trap
  * region is made with UFFDIO_WRITEPROTECT instead of mprotect: the kernel
  * mapping (VMA) stays read-write and is never split, so the process's
- * mapping count stays constant (dirty-tracking.md 6.3: 2.2 us per call
+ * mapping count stays constant (doc/prot.md [prot.uffd]: 2.2 us per call
  * against 5.3-5.9 us for a one-page mprotect).  The write fault arrives as
  * SIGBUS; fault-native.c turns it into the SIGSEGV mprotect would have
  * raised (owns_fault), for the region's handler and for chaining alike.

@@ -6,7 +6,7 @@
  *
  * Owns: the per-thread "touch in progress" context.  A system call that
  * reads or writes a protected page fails with EFAULT and no handler runs
- * (appel-li.md 2.3); touching the buffer from user mode first runs the
+ * (doc/fault.md [fault.efault]); touching the buffer from user mode first runs the
  * handlers.  A write is a locked OR of zero: the CPU checks write access,
  * the byte keeps its value even if another thread writes it meanwhile.
  *

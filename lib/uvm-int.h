@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
- * Conventions (STYLE.md):
+ * Conventions (doc/conventions.md [conventions.code]):
  *  - public names start with uvm_, names shared between library files with
  *    uvm__, static helpers with their module's name;
  *  - inside the library functions return 0 or a negative errno; errno is set

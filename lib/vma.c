@@ -12,7 +12,7 @@
  *
  * Also owns the one reader of the maps text (uvm__maps_foreach, used by
  * symbol.c too) and the process's mapping budget for the mprotect
- * fallbacks (bdwgc's COUNT_PROTECTED_REGIONS, dirty-tracking.md 6.2): a
+ * fallbacks (bdwgc's COUNT_PROTECTED_REGIONS, doc/prot.md [prot.budget]): a
  * range of n pages that mprotect may split takes n + 2 mappings (every
  * other page written) out of vm.max_map_count minus a margin, reserved up
  * front, so that no fault handler ever meets the limit because of us (MPS

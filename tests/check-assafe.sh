@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: MIT
 # Copyright (c) 2026 The libuvm authors.  See LICENSE.
 #
-# The fault path runs in signal handlers (STYLE.md habit 1): no malloc, no
+# The fault path runs in signal handlers (doc/conventions.md [conventions.assafe]): no malloc, no
 # locks the interrupted thread could hold, no stdio.  Every function whose
 # definition starts with UVM_AS_SAFE is read up to its closing brace in
 # column 0 and searched for calls that are not async-signal-safe.

@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
- * The scenarios of dirty-tracking.md section 7 that apply to libuvm's
+ * The scenarios of doc/dirty.md [dirty.scenarios] that apply to libuvm's
  * interface, run once per method (loop index 0: uffd, 1: mprotect), plus
  * the issue's own: concurrent writers against uvm_dirty with no write
  * lost, fallback when userfaultfd is denied (seccomp, unprivileged user),
@@ -285,7 +285,7 @@ START_TEST(small_budget_collects_in_calls_that_sum_to_the_writes)
 END_TEST
 
 /* Scenario 13 (and 14): tiny vectors over random patterns; every written
- * page exactly once, never twice (the walk_end quirk of 6.4). */
+ * page exactly once, never twice (the walk_end quirk, doc/dirty.md [dirty.loop]). */
 START_TEST(random_patterns_with_tiny_vectors_report_each_page_once)
 {
     size_t n = 2048;

@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
- * Each test proves one property of the contract (uvm-api.md, "MAP2") or
+ * Each test proves one property of the contract (uvm_map2(3)) or
  * of issue 3: zeroed page-aligned memory, writes seen through every view
  * whatever its protection, EINVAL for memory that is not ours, partial
  * unmapping, and the object dying with its last view.

@@ -226,7 +226,7 @@ static inline int become_unprivileged(void)
     return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
-/* The audit after every test (STYLE: the kernel is the truth): whatever a
+/* The audit after every test (the kernel is the truth): whatever a
  * test did, the protection state libuvm keeps must agree with the
  * kernel's when it ends.  Every TCase gets it as a checked teardown, so it
  * runs in the test's own process; tcase_create below is this wrapper.
