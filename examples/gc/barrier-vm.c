@@ -152,7 +152,8 @@ static char *take_page(void)
         }
         if (__atomic_compare_exchange_n(&gc.copy, &c, c + gc.ps, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            GC_ASSERT(c + gc.ps <= gc.alloc_low || !is_mutator);
+            /* alloc_low is the mutator's: only it may read it here */
+            GC_ASSERT(!is_mutator || c + gc.ps <= gc.alloc_low);
             return c;
         }
     }
@@ -179,7 +180,8 @@ static char *lab_copy(const gc_word *src, gc_word h)
                 d[0] = h;
                 for (size_t i = 1; i < nw; i++)  /* no memcpy: AS-safe */
                     d[i] = src[i];
-                GC_ASSERT(lab >= gc.to_lo && lab < gc.prot_hi);
+                GC_ASSERT(lab >= gc.to_lo &&
+                          lab < __atomic_load_n(&gc.prot_hi, __ATOMIC_ACQUIRE));
                 if (!gc.concurrent) {    /* no one else: no CAS */
                     *pf = f + bytes;
                     return lab + f;
