@@ -27,13 +27,26 @@
  *    inaccessible.  Asking costs one PROCMAP_QUERY ioctl; without that
  *    ioctl (Linux < 6.11) the question is a read of the maps text, far too
  *    slow, and this backend is not used at all.
- *  - the memory is not private anonymous memory.  There MADV_DONTNEED (and
- *    MADV_FREE once reclaimed) drops the page with its write-protect bit,
- *    and the next write is not trapped: measured on Linux 6.18, also with
- *    UFFD_FEATURE_WP_UNPOPULATED, which only marks pages unpopulated when
- *    they are write-protected.  mprotect keeps the protection in the VMA,
- *    which madvise does not touch.  shmem and memfd mappings (uvm_alloc's)
- *    keep a marker in the emptied page table entry and stay protected.
+ *  - the memory is a libuvm object (uvm_alloc, uvm_map2: a memfd sealed
+ *    against shrinking), asked of the kernel (PROCMAP_QUERY's device,
+ *    inode and offset) and checked against memobj.c's objects
+ *    (.inv.sealed).  Not private anonymous memory: there MADV_DONTNEED
+ *    (and MADV_FREE once reclaimed) drops the page with its write-protect
+ *    bit, and the next write is not trapped: measured on Linux 6.18, also
+ *    with UFFD_FEATURE_WP_UNPOPULATED, which only marks pages unpopulated
+ *    when they are write-protected.  mprotect keeps the protection in the
+ *    VMA, which madvise does not touch; shmem keeps a marker in the
+ *    emptied page table entry and stays protected.  Not any other shared
+ *    mapping either: a file can be truncated under its mapping, and a
+ *    write past its end then raises a genuine SIGBUS (BUS_ADRERR) that
+ *    looks exactly like a userfaultfd write-protect fault -- and keeps
+ *    looking like one, as truncation leaves the write-protect marker in
+ *    the page table.  MAP_SHARED|MAP_ANONYMOUS memory has no file to
+ *    truncate, but mremap can grow it past its hidden file's size (a
+ *    SIGBUS again), and its size cannot be asked: mprotect too.  In a
+ *    libuvm object no write raises a SIGBUS other than ours, so
+ *    owns_fault needs only the region's state and one PROCMAP_QUERY of
+ *    the faulting page, whatever another thread did to the page since.
  *    uvm_prot1(3) gives the numbers behind this choice.
  *  - the region could be registered (lazily, at its first write-only
  *    change; all of it mapped read-write, of a kind the kernel can
@@ -75,6 +88,7 @@
 #include "prot-backend.h"
 #include "uffd.h"
 #include "compat.h"
+#include "memobj.h"
 #include "region.h"
 #include "thread.h"
 #include "vma.h"
@@ -151,15 +165,27 @@ UVM_AS_SAFE static int bits_any(atomic_ulong *b, size_t from, size_t to)
 
 /* ---- the kernel's view ---- */
 
-/* Is all of [start, end) mapped read-write, in memory whose
- * write-protection survives madvise (not private anonymous)?  One
- * PROCMAP_QUERY per mapping (.inv.truth). */
+/* Does mapping v map [a, b) (inside it) to pages of a libuvm object
+ * (.inv.sealed)?  Those are shmem pages of the base page size that no
+ * truncation can take away, so the only SIGBUS a write to them can raise
+ * is a userfaultfd one. */
+UVM_AS_SAFE static int pu_vma_sealed(const struct uvm__vma *v, uintptr_t a,
+                                     uintptr_t b)
+{
+    UVM_ASSERT(v->start <= a && a < b && b <= v->end);
+    return v->shared && v->page_size == uvm__page_size &&
+           uvm__memobj_sealed_file(a, v->dev_major, v->dev_minor, v->ino,
+                                   v->offset + (a - v->start), b - a);
+}
+
+/* Is all of [start, end) mapped read-write, in pages of libuvm objects
+ * (.inv.sealed)?  One PROCMAP_QUERY per mapping (.inv.truth). */
 UVM_AS_SAFE static int pu_range_ok(uintptr_t start, uintptr_t end)
 {
     for (uintptr_t cur = start; cur < end;) {
         struct uvm__vma v;
         if (uvm__vma_query(cur, &v) != 0 || v.start > cur || v.prot != RW ||
-            v.anon)
+            !pu_vma_sealed(&v, cur, v.end < end ? v.end : end))
             return 0;
         cur = v.end;
     }
@@ -359,9 +385,19 @@ UVM_AS_SAFE static int pu_owns_fault(int sig, int code, uintptr_t addr,
 {
     /* A userfaultfd SIGBUS is BUS_ADRERR on a write.  Whether the page is
      * still write-protected does not matter: another thread may have
-     * unprotected it since; the fault was a write-protect fault. */
+     * unprotected it since.  What decides is the memory (.inv.sealed): in
+     * a libuvm object no other SIGBUS is possible, in any other shared
+     * mapping (a file truncated under it: a genuine SIGBUS) the page was
+     * never write-protected by us, as pu_set declines such memory; a
+     * mapping put over the region since registration is not registered
+     * either. */
     if (sig != SIGBUS || code != BUS_ADRERR || access == UVM_ACCESS_READ ||
         access == UVM_ACCESS_EXEC)
+        return 0;
+    uintptr_t page = addr & ~uvm__page_mask;
+    struct uvm__vma v;
+    if (uvm__vma_query(page, &v) != 0 || v.start > page ||
+        !pu_vma_sealed(&v, page, page + uvm__page_size))
         return 0;
     struct uvm__thread *t = uvm__thread_get();
     if (t == NULL)
