@@ -63,14 +63,16 @@
  * and here (after_change).  uvm_debug_audit compares wp with bit 57 of
  * /proc/self/pagemap.
  *
- * The gate: every change (prot.c brackets it with enter/leave) counts
- * itself in; uvm_untrap's detach sets the writer bit, waits for the count
- * to drain, converts the region's write-protected pages to mprotect and
+ * The gate: every change (prot.c brackets it with enter/leave) marks
+ * its thread's slot; uvm_untrap's detach sets the writer flag, waits for
+ * every slot to clear, converts the region's write-protected pages to mprotect and
  * unregisters it, all while the region is still in the table, so that no
  * change of its pages can interleave with the conversion (a concurrent
  * UNPROT would otherwise be undone by it).  A change made from a signal
  * handler that interrupted a change of the same thread is not counted
- * again (it could not wait for the writer the outer one holds back).
+ * again (it could not wait for the writer the outer one holds back):
+ * prot.c enters the gate for a thread's outermost change only, and gives
+ * back the count of a change a siglongjmp abandoned (prot.c, .abandon).
  *
  * fork(): the child's copy of the memory loses the write-protect bits and
  * the registration (no UFFD_FEATURE_EVENT_FORK).  The atfork handler gives
@@ -103,7 +105,6 @@
 
 #define RW (PROT_READ | PROT_WRITE)
 #define WORD_BITS (8 * sizeof(unsigned long))
-#define GATE_WRITER (1U << 30)
 
 struct uvm__uffd_region {
     size_t map_bytes;          /* (c) this block's mmap size */
@@ -113,10 +114,8 @@ struct uvm__uffd_region {
 
 /* The PROT userfaultfd: -1 not opened yet, -2 opening, -3 unavailable. */
 static atomic_int pfd = -1;
-/* (a) GATE_WRITER | the number of changes in progress. */
-static atomic_uint gate;
-/* (t) this thread's changes in progress (nesting through signals). */
-static __thread int gate_depth __attribute__((tls_model("initial-exec")));
+/* (a) 1 while uvm_untrap converts a region (the gate's writer). */
+static atomic_int gate_writer;
 
 /* ---- the userfaultfd ---- */
 
@@ -261,30 +260,86 @@ UVM_AS_SAFE static int pu_attach(struct uvm_region *r)
     return pu_state(r) == UVM__UFFD_ON;
 }
 
-/* ---- the gate ---- */
+/* ---- the gate ----
+ *
+ * One slot per thread, claimed at the thread's first change: held is 1
+ * while the thread has a change in progress.  Entering is one store to the
+ * thread's own slot and leaving another, and prot.c can always tell
+ * whether the thread still has a change in progress (.abandon), so a
+ * change abandoned by siglongjmp is given back exactly, by a store of 0,
+ * at the thread's next change or in its uvm_untrap.  A thread beyond
+ * GATE_SLOTS counts itself in gate_extra instead, where an abandoned change
+ * can leave its count behind. */
+#define GATE_SLOTS 1024
 
-UVM_AS_SAFE static int pu_enter(void)
+struct gate_slot {
+    _Atomic(struct uvm__thread *) owner;   /* (a) claimed by CAS */
+    atomic_int held;                       /* (t) written by the owner */
+};
+
+static struct gate_slot gate_slots[GATE_SLOTS];
+static atomic_uint gate_extra;          /* (a) changes of slotless threads */
+/* (t) this thread's slot, NULL before its first change; extra_held: this
+ * thread counted itself in gate_extra. */
+static __thread struct gate_slot *my_slot
+    __attribute__((tls_model("initial-exec")));
+static __thread int extra_held __attribute__((tls_model("initial-exec")));
+
+UVM_AS_SAFE static struct gate_slot *gate_slot(void)
 {
-    if (gate_depth++ > 0)
-        return 0;                 /* nested in a change of this thread */
+    if (my_slot != NULL)
+        return my_slot;
+    struct uvm__thread *t = uvm__thread_self();
+    if (t == NULL)
+        return NULL;
+    /* A record is reused only once its thread is dead: a slot still naming
+     * it was that thread's, in no change any more. */
+    for (int i = 0; i < GATE_SLOTS; i++) {
+        struct uvm__thread *o = atomic_load(&gate_slots[i].owner);
+        if (o == t || (o == NULL && atomic_compare_exchange_strong(
+                                        &gate_slots[i].owner, &o, t))) {
+            atomic_store(&gate_slots[i].held, 0);
+            my_slot = &gate_slots[i];
+            return my_slot;
+        }
+    }
+    return NULL;
+}
+
+UVM_AS_SAFE static void pu_enter(void)
+{
+    struct gate_slot *g = gate_slot();
     for (;;) {
-        if (!(atomic_fetch_add(&gate, 1) & GATE_WRITER))
-            return 1;
-        atomic_fetch_sub(&gate, 1);
-        while (atomic_load(&gate) & GATE_WRITER)
+        if (g != NULL) {
+            atomic_store(&g->held, 1);              /* seq_cst: Dekker */
+            if (!atomic_load(&gate_writer))
+                return;
+            atomic_store(&g->held, 0);
+        } else {
+            extra_held = 1;
+            atomic_fetch_add(&gate_extra, 1);
+            if (!atomic_load(&gate_writer))
+                return;
+            atomic_fetch_sub(&gate_extra, 1);
+            extra_held = 0;
+        }
+        while (atomic_load(&gate_writer))
             sched_yield();
     }
 }
 
-UVM_AS_SAFE static void pu_leave(int token)
+UVM_AS_SAFE static void pu_leave(void)
 {
-    if (token)
-        atomic_fetch_sub(&gate, 1);
-    gate_depth--;
+    if (my_slot != NULL)
+        atomic_store_explicit(&my_slot->held, 0, memory_order_release);
+    if (extra_held) {
+        extra_held = 0;
+        atomic_fetch_sub(&gate_extra, 1);
+    }
 }
 
 /* Exclude every change: signals blocked (a handler of this thread must
- * not start a change the writer holds back), writer bit set, changes in
+ * not start a change the writer holds back), writer flag set, changes in
  * progress drained. */
 static void gate_write_lock(sigset_t *old)
 {
@@ -292,19 +347,21 @@ static void gate_write_lock(sigset_t *old)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, old);
     for (;;) {
-        unsigned g = atomic_load(&gate);
-        if (!(g & GATE_WRITER) &&
-            atomic_compare_exchange_weak(&gate, &g, g | GATE_WRITER))
+        int w = 0;
+        if (atomic_compare_exchange_weak(&gate_writer, &w, 1))
             break;
         sched_yield();
     }
-    while (atomic_load(&gate) != GATE_WRITER)
+    for (int i = 0; i < GATE_SLOTS; i++)
+        while (atomic_load(&gate_slots[i].held))
+            sched_yield();
+    while (atomic_load(&gate_extra) != 0)
         sched_yield();
 }
 
 static void gate_write_unlock(const sigset_t *old)
 {
-    atomic_fetch_and(&gate, ~GATE_WRITER);
+    atomic_store(&gate_writer, 0);
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
@@ -453,6 +510,8 @@ static void pu_free(struct uvm_region *r, int state)
 
 static void pu_detach(struct uvm_region *r)
 {
+    /* Before this thread waits for changes in progress, its own. */
+    uvm__prot_calls_abandon();
     int st = UVM__UFFD_UNTRIED;
     if (atomic_compare_exchange_strong(&r->uffd_state, &st, UVM__UFFD_OFF) ||
         st == UVM__UFFD_OFF || st == UVM__UFFD_GONE)
@@ -485,8 +544,15 @@ static void pu_at_fork_child(void)
      * inside fork(), in no change. */
     int fd = atomic_exchange(&pfd, -1);
     uvm__uffd_close(fd);
-    atomic_store(&gate, 0);
-    gate_depth = 0;
+    /* Only this thread is left, in no change (fork() is not AS-safe). */
+    for (int i = 0; i < GATE_SLOTS; i++) {
+        atomic_store(&gate_slots[i].owner, NULL);
+        atomic_store(&gate_slots[i].held, 0);
+    }
+    my_slot = NULL;
+    extra_held = 0;
+    atomic_store(&gate_extra, 0);
+    atomic_store(&gate_writer, 0);
     uvm__region_foreach(pu_child_region);
 }
 

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <setjmp.h>
 #include <time.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 
 #define RW (PROT_READ | PROT_WRITE)
@@ -277,6 +278,13 @@ static void *first_change(void *arg)
 /* Item 4: while one thread registers a fresh region, another's change
  * went to mprotect unrecorded, and a later UNPROT cleared only the
  * (absent) write-protect bit. */
+static void *prot1_thread(void *arg)
+{
+    struct first *a = arg;
+    a->rc = uvm_prot1(a->page, PROT_READ);
+    return NULL;
+}
+
 START_TEST(concurrent_first_changes_leave_unprot_effective)
 {
     alarm(60);
@@ -689,6 +697,61 @@ START_TEST(a_write_protect_fault_racing_unprot_stays_sigsegv)
 }
 END_TEST
 
+/* A signal handler that siglongjmps out of uvm_prot1/uvm_unprot abandons
+ * the change midway.  Whatever the change held (the protection gate, the
+ * region table hazard) must not make a later uvm_untrap wait for ever,
+ * and later changes must still work. */
+static sigjmp_buf out_jmp;
+static volatile sig_atomic_t jumps;
+
+static void jump_out(int sig)
+{
+    (void)sig;
+    jumps++;
+    siglongjmp(out_jmp, 1);
+}
+
+START_TEST(siglongjmp_out_of_a_change_leaves_untrap_working)
+{
+    alarm(30);
+    char *m = shm_pages(2);
+    uvm_region *r = uvm_trap(m, 2 * PS, h_unprot_bounded, NULL);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(uvm_prot1(m, PROT_READ), 0);          /* registers */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = jump_out;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGPROF, &sa, NULL), 0);
+    /* SIGPROF counts the CPU time of the loop, most of it in the kernel,
+     * inside the changes. */
+    struct itimerval it = { { 0, 0 }, { 0, 200 } };
+    while (jumps < 200) {
+        if (sigsetjmp(out_jmp, 1) == 0) {
+            ck_assert_int_eq(setitimer(ITIMER_PROF, &it, NULL), 0);
+            for (;;) {
+                uvm_prot1(m, PROT_READ);
+                uvm_unprot(m, RW);
+            }
+        }
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_PROF, &off, NULL);
+    /* Changes still work, on this thread and on another. */
+    ck_assert_int_eq(uvm_prot1(m + PS, PROT_READ), 0);
+    ck_assert(write_traps_once(m + PS));
+    struct first f = { m + PS, NULL, -1 };
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, prot1_thread, &f), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(f.rc, 0);
+    ck_assert(write_traps_once(m + PS));
+    alarm(10);                       /* a hang here is the defect */
+    ck_assert_int_eq(uvm_untrap(r), 0);
+    alarm(0);
+}
+END_TEST
+
 /* Item 1: a child made without atfork handlers (a raw fork system call)
  * holds the parent's userfaultfd; it must not act on the parent. */
 START_TEST(a_raw_fork_child_cannot_change_the_parent)
@@ -769,6 +832,7 @@ static void add_seam_tests(TCase *tc)
     tcase_add_test(tc, a_file_mapped_into_a_registered_region_keeps_its_sigbus);
     tcase_add_test(tc, a_declined_sigbus_kills_by_sigbus);
     tcase_add_test(tc, a_write_protect_fault_racing_unprot_stays_sigsegv);
+    tcase_add_test(tc, siglongjmp_out_of_a_change_leaves_untrap_working);
 }
 
 /* Can this process write-protect with userfaultfd at all? */
