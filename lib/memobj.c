@@ -44,6 +44,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 struct vtab {
@@ -91,6 +93,31 @@ UVM_AS_SAFE int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out)
     }
     uvm__hazard_release(th, hz);
     return rc;
+}
+
+UVM_AS_SAFE int uvm__memobj_sealed_file(uintptr_t addr, uint32_t dev_major,
+                                        uint32_t dev_minor, uint64_t ino,
+                                        uint64_t off, uint64_t len)
+{
+    struct uvm__thread *th = uvm__thread_self();
+    if (th == NULL || ino == 0)
+        return 0;
+    int hz;
+    const struct vtab *t = uvm__hazard_acquire(th, &vroot, &hz);
+    if (hz < 0)
+        return 0;
+    int ok = 0;
+    long i = vtab_pos(t, addr);
+    if (i >= 0 && addr < t->v[i].end) {
+        /* The object outlives every array that lists it (free waits out
+         * the hazards before destroying it). */
+        const struct uvm__memobj *o = t->v[i].obj;
+        ok = o->ino == ino && o->dev_major == dev_major &&
+             o->dev_minor == dev_minor && off <= o->size &&
+             len <= o->size - off;
+    }
+    uvm__hazard_release(th, hz);
+    return ok;
 }
 
 /* ---- writers (under mu) ---- */
@@ -200,6 +227,14 @@ int uvm__memobj_alloc(size_t len, int prot, void **out)
     if (rc == 0 && fcntl(o->fd, F_ADD_SEALS,
                          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
         rc = -errno;
+    struct stat st;
+    if (rc == 0 && fstat(o->fd, &st) != 0)
+        rc = -errno;
+    if (rc == 0) {
+        o->dev_major = major(st.st_dev);
+        o->dev_minor = minor(st.st_dev);
+        o->ino = st.st_ino;
+    }
     void *p = MAP_FAILED;
     if (rc == 0) {
         p = mmap(NULL, len, prot, MAP_SHARED, o->fd, 0);

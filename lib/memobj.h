@@ -18,6 +18,8 @@ struct uvm__memobj {
     int fd;                   /* (c) memfd, close-on-exec, sealed */
     size_t size;              /* (c) bytes, page-aligned */
     size_t nviews;            /* (w) registry entries that refer to it */
+    uint32_t dev_major, dev_minor;  /* (c) the memfd's device and inode */
+    uint64_t ino;
 };
 
 struct uvm__view {
@@ -30,6 +32,17 @@ struct uvm__view {
  * -ENOMEM (no thread record).  No lock, no allocation: AS-safe.  *out->obj
  * stays valid only as long as the caller keeps the view mapped. */
 UVM_HIDDEN int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out);
+
+/* Does [off, off + len) of the file (dev_major:dev_minor, ino) lie inside
+ * the libuvm object that the view containing addr maps?  Such pages can
+ * never be truncated away (the object is sealed against shrinking), so an
+ * access to them never raises a SIGBUS for lying past the end of the
+ * file.  The caller tells the file from the kernel (PROCMAP_QUERY): the
+ * registry alone is not trusted, as views remapped behind the library's
+ * back go unnoticed.  1 or 0.  No lock, no allocation: AS-safe. */
+UVM_HIDDEN int uvm__memobj_sealed_file(uintptr_t addr, uint32_t dev_major,
+                                       uint32_t dev_minor, uint64_t ino,
+                                       uint64_t off, uint64_t len);
 
 /* Writers; each takes the registry mutex itself.  Not AS-safe. */
 /* A new object of len bytes (page-aligned) mapped once with prot. */

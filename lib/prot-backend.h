@@ -48,10 +48,13 @@ struct uvm__prot_backend {
                          int prot);
     /* In the child after fork(): drop what acts on the parent. */
     void (*at_fork_child)(void);
-    /* Bracket a change (enter returns a token for leave) so that detach
-     * never runs in the middle of one.  AS-safe. */
-    int (*enter)(void);
-    void (*leave)(int token);
+    /* Bracket the changes of a thread so that detach never runs in the
+     * middle of one: enter when the thread starts a change and has none in
+     * progress, leave when it has none in progress any more (also when
+     * prot.c finds that its changes were abandoned by siglongjmp, .abandon;
+     * leave is idempotent).  AS-safe. */
+    void (*enter)(void);
+    void (*leave)(void);
 };
 
 UVM_HIDDEN extern const struct uvm__prot_backend uvm__prot_uffd_backend;
@@ -74,5 +77,10 @@ UVM_HIDDEN int uvm__prot_set(uintptr_t start, size_t len, int prot);
 #define UVM__PROT_PARTIAL 0x1
 UVM_HIDDEN int uvm__prot_change(uintptr_t start, size_t npages, int prot,
                                 int flags);
+
+/* uvm_untrap, on the calling thread before it waits for changes in
+ * progress: give back what the changes this thread abandoned by siglongjmp
+ * still hold (it cannot be inside one of its own).  Not AS-safe. */
+UVM_HIDDEN void uvm__prot_calls_abandon(void);
 
 #endif

@@ -27,13 +27,26 @@
  *    inaccessible.  Asking costs one PROCMAP_QUERY ioctl; without that
  *    ioctl (Linux < 6.11) the question is a read of the maps text, far too
  *    slow, and this backend is not used at all.
- *  - the memory is not private anonymous memory.  There MADV_DONTNEED (and
- *    MADV_FREE once reclaimed) drops the page with its write-protect bit,
- *    and the next write is not trapped: measured on Linux 6.18, also with
- *    UFFD_FEATURE_WP_UNPOPULATED, which only marks pages unpopulated when
- *    they are write-protected.  mprotect keeps the protection in the VMA,
- *    which madvise does not touch.  shmem and memfd mappings (uvm_alloc's)
- *    keep a marker in the emptied page table entry and stay protected.
+ *  - the memory is a libuvm object (uvm_alloc, uvm_map2: a memfd sealed
+ *    against shrinking), asked of the kernel (PROCMAP_QUERY's device,
+ *    inode and offset) and checked against memobj.c's objects
+ *    (.inv.sealed).  Not private anonymous memory: there MADV_DONTNEED
+ *    (and MADV_FREE once reclaimed) drops the page with its write-protect
+ *    bit, and the next write is not trapped: measured on Linux 6.18, also
+ *    with UFFD_FEATURE_WP_UNPOPULATED, which only marks pages unpopulated
+ *    when they are write-protected.  mprotect keeps the protection in the
+ *    VMA, which madvise does not touch; shmem keeps a marker in the
+ *    emptied page table entry and stays protected.  Not any other shared
+ *    mapping either: a file can be truncated under its mapping, and a
+ *    write past its end then raises a genuine SIGBUS (BUS_ADRERR) that
+ *    looks exactly like a userfaultfd write-protect fault -- and keeps
+ *    looking like one, as truncation leaves the write-protect marker in
+ *    the page table.  MAP_SHARED|MAP_ANONYMOUS memory has no file to
+ *    truncate, but mremap can grow it past its hidden file's size (a
+ *    SIGBUS again), and its size cannot be asked: mprotect too.  In a
+ *    libuvm object no write raises a SIGBUS other than ours, so
+ *    owns_fault needs only the region's state and one PROCMAP_QUERY of
+ *    the faulting page, whatever another thread did to the page since.
  *    uvm_prot1(3) gives the numbers behind this choice.
  *  - the region could be registered (lazily, at its first write-only
  *    change; all of it mapped read-write, of a kind the kernel can
@@ -50,14 +63,16 @@
  * and here (after_change).  uvm_debug_audit compares wp with bit 57 of
  * /proc/self/pagemap.
  *
- * The gate: every change (prot.c brackets it with enter/leave) counts
- * itself in; uvm_untrap's detach sets the writer bit, waits for the count
- * to drain, converts the region's write-protected pages to mprotect and
+ * The gate: every change (prot.c brackets it with enter/leave) marks
+ * its thread's slot; uvm_untrap's detach sets the writer flag, waits for
+ * every slot to clear, converts the region's write-protected pages to mprotect and
  * unregisters it, all while the region is still in the table, so that no
  * change of its pages can interleave with the conversion (a concurrent
  * UNPROT would otherwise be undone by it).  A change made from a signal
  * handler that interrupted a change of the same thread is not counted
- * again (it could not wait for the writer the outer one holds back).
+ * again (it could not wait for the writer the outer one holds back):
+ * prot.c enters the gate for a thread's outermost change only, and gives
+ * back the count of a change a siglongjmp abandoned (prot.c, .abandon).
  *
  * fork(): the child's copy of the memory loses the write-protect bits and
  * the registration (no UFFD_FEATURE_EVENT_FORK).  The atfork handler gives
@@ -75,6 +90,7 @@
 #include "prot-backend.h"
 #include "uffd.h"
 #include "compat.h"
+#include "memobj.h"
 #include "region.h"
 #include "thread.h"
 #include "vma.h"
@@ -89,7 +105,6 @@
 
 #define RW (PROT_READ | PROT_WRITE)
 #define WORD_BITS (8 * sizeof(unsigned long))
-#define GATE_WRITER (1U << 30)
 
 struct uvm__uffd_region {
     size_t map_bytes;          /* (c) this block's mmap size */
@@ -99,10 +114,8 @@ struct uvm__uffd_region {
 
 /* The PROT userfaultfd: -1 not opened yet, -2 opening, -3 unavailable. */
 static atomic_int pfd = -1;
-/* (a) GATE_WRITER | the number of changes in progress. */
-static atomic_uint gate;
-/* (t) this thread's changes in progress (nesting through signals). */
-static __thread int gate_depth __attribute__((tls_model("initial-exec")));
+/* (a) 1 while uvm_untrap converts a region (the gate's writer). */
+static atomic_int gate_writer;
 
 /* ---- the userfaultfd ---- */
 
@@ -151,15 +164,27 @@ UVM_AS_SAFE static int bits_any(atomic_ulong *b, size_t from, size_t to)
 
 /* ---- the kernel's view ---- */
 
-/* Is all of [start, end) mapped read-write, in memory whose
- * write-protection survives madvise (not private anonymous)?  One
- * PROCMAP_QUERY per mapping (.inv.truth). */
+/* Does mapping v map [a, b) (inside it) to pages of a libuvm object
+ * (.inv.sealed)?  Those are shmem pages of the base page size that no
+ * truncation can take away, so the only SIGBUS a write to them can raise
+ * is a userfaultfd one. */
+UVM_AS_SAFE static int pu_vma_sealed(const struct uvm__vma *v, uintptr_t a,
+                                     uintptr_t b)
+{
+    UVM_ASSERT(v->start <= a && a < b && b <= v->end);
+    return v->shared && v->page_size == uvm__page_size &&
+           uvm__memobj_sealed_file(a, v->dev_major, v->dev_minor, v->ino,
+                                   v->offset + (a - v->start), b - a);
+}
+
+/* Is all of [start, end) mapped read-write, in pages of libuvm objects
+ * (.inv.sealed)?  One PROCMAP_QUERY per mapping (.inv.truth). */
 UVM_AS_SAFE static int pu_range_ok(uintptr_t start, uintptr_t end)
 {
     for (uintptr_t cur = start; cur < end;) {
         struct uvm__vma v;
         if (uvm__vma_query(cur, &v) != 0 || v.start > cur || v.prot != RW ||
-            v.anon)
+            !pu_vma_sealed(&v, cur, v.end < end ? v.end : end))
             return 0;
         cur = v.end;
     }
@@ -235,30 +260,86 @@ UVM_AS_SAFE static int pu_attach(struct uvm_region *r)
     return pu_state(r) == UVM__UFFD_ON;
 }
 
-/* ---- the gate ---- */
+/* ---- the gate ----
+ *
+ * One slot per thread, claimed at the thread's first change: held is 1
+ * while the thread has a change in progress.  Entering is one store to the
+ * thread's own slot and leaving another, and prot.c can always tell
+ * whether the thread still has a change in progress (.abandon), so a
+ * change abandoned by siglongjmp is given back exactly, by a store of 0,
+ * at the thread's next change or in its uvm_untrap.  A thread beyond
+ * GATE_SLOTS counts itself in gate_extra instead, where an abandoned change
+ * can leave its count behind. */
+#define GATE_SLOTS 1024
 
-UVM_AS_SAFE static int pu_enter(void)
+struct gate_slot {
+    _Atomic(struct uvm__thread *) owner;   /* (a) claimed by CAS */
+    atomic_int held;                       /* (t) written by the owner */
+};
+
+static struct gate_slot gate_slots[GATE_SLOTS];
+static atomic_uint gate_extra;          /* (a) changes of slotless threads */
+/* (t) this thread's slot, NULL before its first change; extra_held: this
+ * thread counted itself in gate_extra. */
+static __thread struct gate_slot *my_slot
+    __attribute__((tls_model("initial-exec")));
+static __thread int extra_held __attribute__((tls_model("initial-exec")));
+
+UVM_AS_SAFE static struct gate_slot *gate_slot(void)
 {
-    if (gate_depth++ > 0)
-        return 0;                 /* nested in a change of this thread */
+    if (my_slot != NULL)
+        return my_slot;
+    struct uvm__thread *t = uvm__thread_self();
+    if (t == NULL)
+        return NULL;
+    /* A record is reused only once its thread is dead: a slot still naming
+     * it was that thread's, in no change any more. */
+    for (int i = 0; i < GATE_SLOTS; i++) {
+        struct uvm__thread *o = atomic_load(&gate_slots[i].owner);
+        if (o == t || (o == NULL && atomic_compare_exchange_strong(
+                                        &gate_slots[i].owner, &o, t))) {
+            atomic_store(&gate_slots[i].held, 0);
+            my_slot = &gate_slots[i];
+            return my_slot;
+        }
+    }
+    return NULL;
+}
+
+UVM_AS_SAFE static void pu_enter(void)
+{
+    struct gate_slot *g = gate_slot();
     for (;;) {
-        if (!(atomic_fetch_add(&gate, 1) & GATE_WRITER))
-            return 1;
-        atomic_fetch_sub(&gate, 1);
-        while (atomic_load(&gate) & GATE_WRITER)
+        if (g != NULL) {
+            atomic_store(&g->held, 1);              /* seq_cst: Dekker */
+            if (!atomic_load(&gate_writer))
+                return;
+            atomic_store(&g->held, 0);
+        } else {
+            extra_held = 1;
+            atomic_fetch_add(&gate_extra, 1);
+            if (!atomic_load(&gate_writer))
+                return;
+            atomic_fetch_sub(&gate_extra, 1);
+            extra_held = 0;
+        }
+        while (atomic_load(&gate_writer))
             sched_yield();
     }
 }
 
-UVM_AS_SAFE static void pu_leave(int token)
+UVM_AS_SAFE static void pu_leave(void)
 {
-    if (token)
-        atomic_fetch_sub(&gate, 1);
-    gate_depth--;
+    if (my_slot != NULL)
+        atomic_store_explicit(&my_slot->held, 0, memory_order_release);
+    if (extra_held) {
+        extra_held = 0;
+        atomic_fetch_sub(&gate_extra, 1);
+    }
 }
 
 /* Exclude every change: signals blocked (a handler of this thread must
- * not start a change the writer holds back), writer bit set, changes in
+ * not start a change the writer holds back), writer flag set, changes in
  * progress drained. */
 static void gate_write_lock(sigset_t *old)
 {
@@ -266,19 +347,21 @@ static void gate_write_lock(sigset_t *old)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, old);
     for (;;) {
-        unsigned g = atomic_load(&gate);
-        if (!(g & GATE_WRITER) &&
-            atomic_compare_exchange_weak(&gate, &g, g | GATE_WRITER))
+        int w = 0;
+        if (atomic_compare_exchange_weak(&gate_writer, &w, 1))
             break;
         sched_yield();
     }
-    while (atomic_load(&gate) != GATE_WRITER)
+    for (int i = 0; i < GATE_SLOTS; i++)
+        while (atomic_load(&gate_slots[i].held))
+            sched_yield();
+    while (atomic_load(&gate_extra) != 0)
         sched_yield();
 }
 
 static void gate_write_unlock(const sigset_t *old)
 {
-    atomic_fetch_and(&gate, ~GATE_WRITER);
+    atomic_store(&gate_writer, 0);
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
@@ -359,9 +442,19 @@ UVM_AS_SAFE static int pu_owns_fault(int sig, int code, uintptr_t addr,
 {
     /* A userfaultfd SIGBUS is BUS_ADRERR on a write.  Whether the page is
      * still write-protected does not matter: another thread may have
-     * unprotected it since; the fault was a write-protect fault. */
+     * unprotected it since.  What decides is the memory (.inv.sealed): in
+     * a libuvm object no other SIGBUS is possible, in any other shared
+     * mapping (a file truncated under it: a genuine SIGBUS) the page was
+     * never write-protected by us, as pu_set declines such memory; a
+     * mapping put over the region since registration is not registered
+     * either. */
     if (sig != SIGBUS || code != BUS_ADRERR || access == UVM_ACCESS_READ ||
         access == UVM_ACCESS_EXEC)
+        return 0;
+    uintptr_t page = addr & ~uvm__page_mask;
+    struct uvm__vma v;
+    if (uvm__vma_query(page, &v) != 0 || v.start > page ||
+        !pu_vma_sealed(&v, page, page + uvm__page_size))
         return 0;
     struct uvm__thread *t = uvm__thread_get();
     if (t == NULL)
@@ -417,6 +510,8 @@ static void pu_free(struct uvm_region *r, int state)
 
 static void pu_detach(struct uvm_region *r)
 {
+    /* Before this thread waits for changes in progress, its own. */
+    uvm__prot_calls_abandon();
     int st = UVM__UFFD_UNTRIED;
     if (atomic_compare_exchange_strong(&r->uffd_state, &st, UVM__UFFD_OFF) ||
         st == UVM__UFFD_OFF || st == UVM__UFFD_GONE)
@@ -449,8 +544,15 @@ static void pu_at_fork_child(void)
      * inside fork(), in no change. */
     int fd = atomic_exchange(&pfd, -1);
     uvm__uffd_close(fd);
-    atomic_store(&gate, 0);
-    gate_depth = 0;
+    /* Only this thread is left, in no change (fork() is not AS-safe). */
+    for (int i = 0; i < GATE_SLOTS; i++) {
+        atomic_store(&gate_slots[i].owner, NULL);
+        atomic_store(&gate_slots[i].held, 0);
+    }
+    my_slot = NULL;
+    extra_held = 0;
+    atomic_store(&gate_extra, 0);
+    atomic_store(&gate_writer, 0);
     uvm__region_foreach(pu_child_region);
 }
 

@@ -125,6 +125,121 @@ UVM_AS_SAFE static int prot_mprotect(const struct run *runs, size_t nruns,
     return rc;
 }
 
+/* ---- changes in progress (.abandon) ----
+ *
+ * A change holds a hazard on the region table and, for the outermost
+ * change of a thread, a count in the userfaultfd backend's gate; both make
+ * uvm_untrap wait.  A signal handler that leaves a change by siglongjmp
+ * never gives them back, so each thread lists its changes in progress,
+ * outermost first, with the address of their frame, and gives back what
+ * an abandoned one held:
+ *  - in uvm_untrap (uvm__prot_calls_abandon, called by the thread itself
+ *    before it waits for the gate and the hazards): uvm_untrap is not
+ *    async-signal-safe, so it never runs inside a change of its own
+ *    thread, and every change the thread lists then was abandoned;
+ *  - at the thread's next change: a listed change whose frame is not above
+ *    the new one on the same stack (stacks grow down; a change interrupted
+ *    by a signal handler lies strictly above the handler's frames) was
+ *    left.  A frame on the alternate signal stack was left when the thread
+ *    no longer runs there.  Where the rule cannot tell (the new change on
+ *    the alternate stack and the old not, or the alternate stack disarmed
+ *    while in use), the change is kept as live; so it is when the thread
+ *    went deeper than the abandoned frame before changing again.
+ * What is not given back in the meantime makes another thread's
+ * uvm_untrap wait until then.  The gate is exact (the thread's slot is
+ * cleared whenever it has no change listed).  A hazard is recorded the
+ * moment uvm__hazard_acquire returns: a siglongjmp in the few
+ * instructions between its store and that return leaks it, and only the
+ * thread's own uvm_untrap finds it again (by its value). */
+#define PROT_NEST (UVM__HAZARDS - 1)
+
+struct prot_call {
+    uintptr_t frame;     /* __builtin_frame_address of its prot_apply */
+    int hz;              /* hazard slot, -1 none (yet) */
+};
+
+static __thread struct {
+    int n;
+    struct prot_call c[PROT_NEST];
+} calls __attribute__((tls_model("initial-exec")));
+
+/* Give back what change i held; it is the last listed.  The hazard slot
+ * is taken from the record before it is released: a siglongjmp in between
+ * leaks it, never releases it twice. */
+UVM_AS_SAFE static void call_drop(struct uvm__thread *t, int i)
+{
+    UVM_ASSERT(i == calls.n - 1);
+    struct prot_call *c = &calls.c[i];
+    int hz = c->hz;
+    c->hz = -1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    uvm__hazard_release(t, hz);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    calls.n = i;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (i == 0)
+        uvm__prot_uffd_backend.leave();    /* no change in progress */
+}
+
+UVM_AS_SAFE static void call_pop(struct uvm__thread *t)
+{
+    call_drop(t, calls.n - 1);
+}
+
+/* Has the thread, now running a change at frame, left c's frame? */
+UVM_AS_SAFE static int call_left(const struct prot_call *c, uintptr_t frame,
+                                 const stack_t *alt)
+{
+    if (alt->ss_flags & SS_DISABLE)
+        return 0;              /* no stack or disarmed while in use */
+    int now_alt = (alt->ss_flags & SS_ONSTACK) != 0;
+    int was_alt = uvm__on_altstack(c->frame, alt);
+    if (was_alt != now_alt)
+        return was_alt;        /* left the alternate stack, or nested on it */
+    return c->frame <= frame;
+}
+
+/* Forget the changes of this thread that a siglongjmp left; list a new one
+ * at frame.  NULL when too many are in progress. */
+UVM_AS_SAFE static struct prot_call *call_push(struct uvm__thread *t,
+                                               uintptr_t frame)
+{
+    if (calls.n > 0) {
+        stack_t alt;
+        if (sigaltstack(NULL, &alt) != 0)
+            alt.ss_flags = SS_DISABLE;
+        while (calls.n > 0 && call_left(&calls.c[calls.n - 1], frame, &alt))
+            call_drop(t, calls.n - 1);
+    }
+    if (calls.n == PROT_NEST)
+        return NULL;
+    struct prot_call *c = &calls.c[calls.n];
+    c->frame = frame;
+    c->hz = -1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    calls.n++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return c;
+}
+
+void uvm__prot_calls_abandon(void)
+{
+    struct uvm__thread *t = uvm__thread_self();
+    if (t == NULL)
+        return;
+    while (calls.n > 0)
+        call_drop(t, calls.n - 1);
+    uvm__prot_uffd_backend.leave();
+    /* A hazard on the region table this thread holds now was leaked by a
+     * siglongjmp (between its store and its record above, or out of the
+     * dispatcher's lookup): no lookup of this thread is in progress while
+     * it runs uvm_untrap, and uvm_untrap waits for this version. */
+    void *root = atomic_load(&uvm__region_root);
+    for (int h = 0; h < UVM__HAZARDS && root != NULL; h++)
+        if (atomic_load(&t->hazard[h]) == root)
+            uvm__hazard_release(t, h);
+}
+
 /* Apply prot to the sorted, disjoint runs, all or nothing.  The backend is
  * chosen here (prot-backend.h): a single run inside a trap region is
  * offered to the userfaultfd backend; what it declines goes to mprotect,
@@ -139,11 +254,20 @@ UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
     struct uvm__thread *t = uvm__thread_self();
     if (t == NULL)
         return -ENOMEM;
-    int hz, rc;
-    void *root = uvm__hazard_acquire(t, &uvm__region_root, &hz);
-    if (hz < 0)
+    struct prot_call *c = call_push(t, (uintptr_t)__builtin_frame_address(0));
+    if (c == NULL)
         return -ENOMEM;
-    int token = uffd->enter();
+    int rc;
+    void *root = uvm__hazard_acquire(t, &uvm__region_root, &c->hz);
+    if (c->hz < 0) {
+        call_pop(t);
+        return -ENOMEM;
+    }
+    /* Counted in the gate once per thread: a change nested in a change of
+     * this thread (from a signal handler) could not wait for a writer the
+     * outer one holds back. */
+    if (c == &calls.c[0])
+        uffd->enter();
     struct uvm_region *r = root != NULL && nruns == 1
                                ? uvm__region_find(root, runs[0].start)
                                : NULL;
@@ -152,8 +276,7 @@ UVM_AS_SAFE static int prot_apply(const struct run *runs, size_t nruns,
         for (size_t i = 0; i < nruns && rc == 0 && root != NULL; i++)
             uffd->after_change(root, runs[i].start, runs[i].end, prot);
     }
-    uffd->leave(token);
-    uvm__hazard_release(t, hz);
+    call_pop(t);
     return rc;
 }
 

@@ -81,6 +81,12 @@ UVM_AS_SAFE static int vma_procmap(uintptr_t addr, struct uvm__vma *out,
         out->end = (uintptr_t)q.vma_end;
         out->prot = vma_prot_from_flags(q.vma_flags);
         out->anon = q.inode == 0 && !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED);
+        out->shared = (q.vma_flags & PROCMAP_QUERY_VMA_SHARED) != 0;
+        out->dev_major = q.dev_major;
+        out->dev_minor = q.dev_minor;
+        out->ino = q.inode;
+        out->offset = q.vma_offset;
+        out->page_size = q.vma_page_size;
         *rc = 0;
         return 1;
     }
@@ -185,6 +191,9 @@ UVM_AS_SAFE static int vma_find_line(const char *p, const char *end,
         spaces += *s++ == ' ';
     q->v.anon = p[3] == 'p' && s < end && *s == '0' &&
                 (s + 1 == end || s[1] == ' ');
+    q->v.shared = p[3] == 's';
+    /* The file's identity is not parsed here: 0 means unknown, and no
+     * caller trusts a file it cannot identify. */
     return 1;
 }
 

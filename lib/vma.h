@@ -14,6 +14,12 @@ struct uvm__vma {
     int prot;               /* PROT_* bits */
     int anon;               /* private anonymous memory (no file, not
                                shared): what MADV_DONTNEED empties */
+    int shared;             /* MAP_SHARED */
+    /* The mapped file, where PROCMAP_QUERY tells (else all 0): its device
+     * and inode, the file offset of start in bytes, and the mapping's page
+     * size (larger than the base page for hugetlbfs). */
+    uint32_t dev_major, dev_minor;
+    uint64_t ino, offset, page_size;
 };
 
 /* The mapping containing addr.  0, -ENOMEM (addr not mapped) or another

@@ -10,9 +10,12 @@
  */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <time.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 
 #define RW (PROT_READ | PROT_WRITE)
@@ -30,18 +33,12 @@ static int h_unprot(const struct uvm_fault *f)
     return UVM_RETRY;
 }
 
-/* n pages of shared memory (a memfd): the kind the userfaultfd backend
- * serves.  Private anonymous memory goes to mprotect (uvm_prot1(3)). */
+/* n pages of libuvm object memory (uvm_alloc, a sealed memfd): the kind
+ * the userfaultfd backend serves.  Private anonymous memory and other
+ * shared mappings go to mprotect (uvm_prot1(3)). */
 static char *shm_map(size_t n)
 {
-    int fd = memfd_create("test-prot-uffd", MFD_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    void *p = ftruncate(fd, (off_t)(n * PS)) == 0
-                  ? mmap(NULL, n * PS, RW, MAP_SHARED, fd, 0)
-                  : MAP_FAILED;
-    close(fd);
-    return p == MAP_FAILED ? NULL : p;
+    return uvm_alloc(n * PS, RW);
 }
 
 static char *shm_pages(size_t n)
@@ -281,6 +278,13 @@ static void *first_change(void *arg)
 /* Item 4: while one thread registers a fresh region, another's change
  * went to mprotect unrecorded, and a later UNPROT cleared only the
  * (absent) write-protect bit. */
+static void *prot1_thread(void *arg)
+{
+    struct first *a = arg;
+    a->rc = uvm_prot1(a->page, PROT_READ);
+    return NULL;
+}
+
 START_TEST(concurrent_first_changes_leave_unprot_effective)
 {
     alarm(60);
@@ -306,7 +310,7 @@ START_TEST(concurrent_first_changes_leave_unprot_effective)
         ck_assert(writes_freely(m + PS));
         ck_assert(writes_freely(m + 5 * PS));
         ck_assert_int_eq(uvm_untrap(r), 0);
-        munmap(m, 8 * PS);
+        uvm_free(m, 8 * PS);
     }
 }
 END_TEST
@@ -465,7 +469,7 @@ START_TEST(untrap_racing_unprot_keeps_the_page_writable)
         ck_assert_int_eq(a.rc, 0);
         ck_assert_int_eq(maps_prot(m, NULL, NULL), MAPPED_WITH(RW));
         poke(m, 1);                  /* no region: a read-only page kills */
-        munmap(m, 2 * PS);
+        uvm_free(m, 2 * PS);
     }
 }
 END_TEST
@@ -540,6 +544,211 @@ START_TEST(declined_write_fault_with_no_action_dies_by_sigsegv)
     int st = run_child(default_child, buf, sizeof buf);
     ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "status %#x",
                   st);
+}
+END_TEST
+
+/* Defect 6: a genuine SIGBUS in a trap region stays a SIGBUS.  n pages
+ * of a shm_open file (tmpfs, MAP_SHARED): a file the program can
+ * truncate, and a write past its end is a SIGBUS with BUS_ADRERR, just
+ * like a userfaultfd write-protect fault. */
+static char *tmpfs_pages(size_t n, int *fdp)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/test-prot-uffd-%d", (int)getpid());
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    shm_unlink(name);
+    ck_assert_int_eq(ftruncate(fd, (off_t)(n * PS)), 0);
+    char *m = mmap(NULL, n * PS, RW, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    memset(m, 'A', n * PS);
+    *fdp = fd;
+    return m;
+}
+
+static sigjmp_buf sigbus_jmp;
+
+static int h_unprot_or_jump(const struct uvm_fault *f)
+{
+    calls++;
+    last_signo = f->signo;
+    last_addr = f->addr;
+    if (f->signo == SIGBUS)
+        siglongjmp(sigbus_jmp, 1);
+    uvm_unprot(f->page, RW);
+    return UVM_RETRY;
+}
+
+/* Write c at p; the signal number the region's handler saw, 0 if none. */
+static int write_sees(char *p, char c)
+{
+    last_signo = 0;
+    if (sigsetjmp(sigbus_jmp, 1) == 0)
+        poke(p, c);
+    return last_signo;
+}
+
+START_TEST(a_write_past_the_end_of_a_truncated_file_is_sigbus)
+{
+    alarm(20);
+    int fd;
+    char *m = tmpfs_pages(2, &fd);
+    ck_assert_ptr_nonnull(uvm_trap(m, 2 * PS, h_unprot_or_jump, NULL));
+    ck_assert_int_eq(uvm_prot1(m, PROT_READ), 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)PS), 0);
+    ck_assert_int_eq(write_sees(m + PS, 'B'), SIGBUS);
+    ck_assert_ptr_eq(last_addr, m + PS);
+    /* The write barrier on page 0 is still a SIGSEGV. */
+    ck_assert_int_eq(write_sees(m + 1, 'C'), SIGSEGV);
+    ck_assert_int_eq(peek(m + 1), 'C');
+    close(fd);
+}
+END_TEST
+
+/* The same with a file mapped over part of a region that userfaultfd
+ * serves (uvm_alloc memory, registered at its first change). */
+START_TEST(a_file_mapped_into_a_registered_region_keeps_its_sigbus)
+{
+    alarm(20);
+    char *m = shm_pages(4);
+    ck_assert_ptr_nonnull(uvm_trap(m, 4 * PS, h_unprot_or_jump, NULL));
+    ck_assert_int_eq(uvm_prot1(m, PROT_READ), 0);          /* registers */
+    int fd;
+    char *f = tmpfs_pages(1, &fd);
+    ck_assert_ptr_eq(mremap(f, PS, PS, MREMAP_MAYMOVE | MREMAP_FIXED,
+                            m + 2 * PS), m + 2 * PS);
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    ck_assert_int_eq(write_sees(m + 2 * PS, 'B'), SIGBUS);
+    ck_assert_int_eq(write_sees(m + 3, 'C'), SIGSEGV);
+    close(fd);
+}
+END_TEST
+
+static void sigbus_default_child(void)
+{
+    int fd;
+    char *m = tmpfs_pages(2, &fd);
+    if (uvm_trap(m, 2 * PS, h_decline, NULL) == NULL ||
+        uvm_prot1(m, PROT_READ) != 0 || ftruncate(fd, (off_t)PS) != 0)
+        _exit(2);
+    poke(m + PS, 1);
+    _exit(3);
+}
+
+START_TEST(a_declined_sigbus_kills_by_sigbus)
+{
+    alarm(20);
+    char buf[4096];
+    int st = run_child(sigbus_default_child, buf, sizeof buf);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS, "status %#x",
+                  st);
+}
+END_TEST
+
+/* A write-protect fault stays a SIGSEGV while another thread protects and
+ * unprotects the page all the time (so the page is often writable again
+ * by the time the fault is looked at). */
+static atomic_int toggling;
+
+static void *toggle_thread(void *arg)
+{
+    char *p = arg;
+    while (atomic_load(&toggling)) {
+        uvm_prot1(p, PROT_READ);
+        uvm_unprot(p, RW);
+    }
+    return NULL;
+}
+
+static volatile int wrong_signo;
+
+static int h_count_signo(const struct uvm_fault *f)
+{
+    calls++;
+    if (f->signo != SIGSEGV)
+        wrong_signo = f->signo;
+    uvm_unprot(f->page, RW);
+    return UVM_RETRY;
+}
+
+START_TEST(a_write_protect_fault_racing_unprot_stays_sigsegv)
+{
+    alarm(20);
+    char *m = shm_pages(1);
+    ck_assert_ptr_nonnull(uvm_trap(m, PS, h_count_signo, NULL));
+    ck_assert_int_eq(uvm_prot1(m, PROT_READ), 0);
+    ck_assert_int_eq(uvm_unprot(m, RW), 0);
+    atomic_store(&toggling, 1);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, toggle_thread, m), 0);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int c0 = calls;
+    do {
+        for (int i = 0; i < 1000; i++)
+            poke(m + (i % 64), (char)i);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - t0.tv_sec) * 1000000000L +
+                 (now.tv_nsec - t0.tv_nsec) < 300000000L);
+    atomic_store(&toggling, 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(wrong_signo, 0);
+    ck_assert_int_gt(calls, c0);          /* some writes did fault */
+}
+END_TEST
+
+/* A signal handler that siglongjmps out of uvm_prot1/uvm_unprot abandons
+ * the change midway.  Whatever the change held (the protection gate, the
+ * region table hazard) must not make a later uvm_untrap wait for ever,
+ * and later changes must still work. */
+static sigjmp_buf out_jmp;
+static volatile sig_atomic_t jumps;
+
+static void jump_out(int sig)
+{
+    (void)sig;
+    jumps++;
+    siglongjmp(out_jmp, 1);
+}
+
+START_TEST(siglongjmp_out_of_a_change_leaves_untrap_working)
+{
+    alarm(30);
+    char *m = shm_pages(2);
+    uvm_region *r = uvm_trap(m, 2 * PS, h_unprot_bounded, NULL);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(uvm_prot1(m, PROT_READ), 0);          /* registers */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = jump_out;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGPROF, &sa, NULL), 0);
+    /* SIGPROF counts the CPU time of the loop, most of it in the kernel,
+     * inside the changes. */
+    struct itimerval it = { { 0, 0 }, { 0, 200 } };
+    while (jumps < 200) {
+        if (sigsetjmp(out_jmp, 1) == 0) {
+            ck_assert_int_eq(setitimer(ITIMER_PROF, &it, NULL), 0);
+            for (;;) {
+                uvm_prot1(m, PROT_READ);
+                uvm_unprot(m, RW);
+            }
+        }
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_PROF, &off, NULL);
+    /* Changes still work, on this thread and on another. */
+    ck_assert_int_eq(uvm_prot1(m + PS, PROT_READ), 0);
+    ck_assert(write_traps_once(m + PS));
+    struct first f = { m + PS, NULL, -1 };
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, prot1_thread, &f), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(f.rc, 0);
+    ck_assert(write_traps_once(m + PS));
+    alarm(10);                       /* a hang here is the defect */
+    ck_assert_int_eq(uvm_untrap(r), 0);
+    alarm(0);
 }
 END_TEST
 
@@ -619,6 +828,11 @@ static void add_seam_tests(TCase *tc)
     tcase_add_test(tc, declined_write_fault_chains_as_sigsegv);
     tcase_add_test(tc, declined_write_fault_with_no_action_dies_by_sigsegv);
     tcase_add_test(tc, a_raw_fork_child_cannot_change_the_parent);
+    tcase_add_test(tc, a_write_past_the_end_of_a_truncated_file_is_sigbus);
+    tcase_add_test(tc, a_file_mapped_into_a_registered_region_keeps_its_sigbus);
+    tcase_add_test(tc, a_declined_sigbus_kills_by_sigbus);
+    tcase_add_test(tc, a_write_protect_fault_racing_unprot_stays_sigsegv);
+    tcase_add_test(tc, siglongjmp_out_of_a_change_leaves_untrap_working);
 }
 
 /* Can this process write-protect with userfaultfd at all? */
