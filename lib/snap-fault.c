@@ -264,6 +264,12 @@ UVM_AS_SAFE int uvm__snap_fault(const struct uvm_fault *f)
     struct snap_chain *c = f->arg;
     size_t i = ((uintptr_t)f->page - c->start) / snap_ps();
     _Atomic unsigned char *st = &c->state[i];
+    /* A fork child's mapping of a shared range the parent snapshotted:
+     * read-only so that no write of the child's reaches the parent's
+     * snapshot unpreserved (snap.c, .fork): the write is the child's
+     * crash, not a silent corruption. */
+    if (atomic_load_explicit(&c->orphan, memory_order_relaxed))
+        return UVM_DECLINE;
     /* Not a write-protection fault (a read of a page the program
      * unmapped, say): not ours, whatever the page's state, and never a
      * wait on a claim that its own thread may hold. */

@@ -148,6 +148,7 @@ static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gcv = PTHREAD_COND_INITIALIZER;  /* a chain died */
 static struct snap_chain *chains;      /* (g) */
 static pid_t forking;                  /* (g) the process in fork() */
+static struct snap_chain *unfinished;  /* a fork child's dying chains */
 
 /* fork() (version.c orders the library's locks): gmu, then every chain's
  * mu in list order, so that neither process inherits a chain half-way
@@ -160,21 +161,147 @@ void uvm__snap_lock(void)
         pthread_mutex_lock(&c->mu);
 }
 
-/* In the child: mprotect chains become the child's own, and chains that
- * a thread of the parent was taking down are dropped from the list (their
- * memory stays: the thread is not here to finish). */
+/* Write-protect (on) or write-enable the pages [a, a + n * PS) of c with
+ * mprotect itself: in the fork child's handler the library's protection
+ * and mapping modules are not reset yet.  Past holes, page by page. */
+static void child_protect(const struct snap_chain *c, uintptr_t a, size_t n,
+                          int on)
+{
+    int prot = on ? c->prot & ~PROT_WRITE : c->prot;
+    if (mprotect((void *)a, n * snap_ps(), prot) == 0)
+        return;
+    for (size_t k = 0; k < n; k++)
+        mprotect((void *)(a + k * snap_ps()), snap_ps(), prot);
+}
+
+/* A chain the child owns, as the parent's other threads left it (.fork):
+ * a handler of theirs may have held a page BUSY, been a grace-period
+ * reader, claimed a journal entry it never wrote, or made a page LIVE
+ * that the journal does not name yet.  Entry points cannot be half-way
+ * (fork holds every mu), so only handlers can, and they touch only the
+ * page they claimed: each such page is put back in a consistent state.
+ * A BUSY page goes back to PROT (write-protected again: its write has
+ * not landed, the faulting thread is not here), keeping the version its
+ * handler published, if any (head, tagged newest, in no bucket), and
+ * dropping a copy it had not published (a slot lost until the chain
+ * dies; .room is mapped anew).  A LIVE page nobody journaled joins
+ * relive, with its version.  O(npages) bytes only if a handler was in
+ * flight. */
+static void child_repair(struct snap_chain *c)
+{
+    int busy = atomic_load(&c->readers[0]) != 0 ||
+               atomic_load(&c->readers[1]) != 0 ||
+               memchr((const void *)c->state, PG_BUSY, c->npages) != NULL;
+    atomic_store(&c->readers[0], 0);
+    atomic_store(&c->readers[1], 0);
+    uvm__snap_journal_adopt(c);
+    if (!busy)
+        return;
+    uint64_t newest = atomic_load(&c->newest);
+    uint32_t *mark = c->seen;          /* scratch: 1 relive, 2 journaled */
+    memset(mark, 0, c->npages * sizeof *mark);
+    for (size_t k = 0; k < c->relive.n; k++)
+        mark[c->relive.v[k]] |= 1;
+    for (uint32_t v = c->newest_s->own.first; v != SNAP_NONE;
+         v = snap_slot_meta(c, v - 1)->bnext)
+        mark[snap_slot_meta(c, v - 1)->page] |= 2;
+    for (size_t i = 0; i < c->npages; i++) {
+        unsigned char st = atomic_load(&c->state[i]);
+        if (st == PG_PROT || (st == PG_LIVE && (mark[i] & 1)))
+            continue;
+        uint32_t h = atomic_load(&c->head[i]);
+        if (h != SNAP_NONE && snap_slot_meta(c, h - 1)->a >= newest &&
+            !(mark[i] & 2))
+            uvm__snap_version_add(c, h - 1);   /* published, unjournaled */
+        if (st == PG_BUSY) {
+            child_protect(c, c->start + i * snap_ps(), 1, 1);
+            atomic_store(&c->state[i], PG_PROT);
+        } else {
+            UVM_ASSERT(c->relive.n < c->npages);
+            c->relive.v[c->relive.n++] = (uint32_t)i;
+        }
+    }
+    uvm__snap_store_room(c);           /* .room, despite a lost slot */
+}
+
+/* A chain that a thread of the parent was taking down (chain_destroy):
+ * the child finishes it for its own copy of the range, so that no page
+ * stays read-only without a trap and the range can be snapshotted or
+ * trapped again.  With userfaultfd the child's pages were never
+ * write-protected (its mapping has no userfaultfd).  What the parent's
+ * thread had begun to close or give back (down) is left alone: better a
+ * descriptor or a mapping reservation lost than closed or given back
+ * twice.  The chain's memory is not freed (the child's is a copy). */
+static void child_finish(struct snap_chain *c)
+{
+    int e = errno;
+    if (c->uffd < 0)
+        child_protect(c, c->start, c->npages, 0);
+    uvm__untrap(c->region);            /* EINVAL if the parent's did */
+    if (!atomic_load(&c->down)) {
+        if (c->budget)
+            uvm__map_budget_release(c->budget);
+        if (c->uffd >= 0)
+            uvm__uffd_close(c->uffd);
+        if (c->pagemap >= 0)
+            close(c->pagemap);
+    }
+    errno = e;
+}
+
+/* A chain of shared (uvm_alloc) memory: the child's writes would land in
+ * the pages the parent's snapshots read live, with no copy made in the
+ * parent's store (neither backend can: the child's mapping has no
+ * userfaultfd, and an mprotect handler of the child's would copy into the
+ * child's store).  So the child's mapping is made read-only and the
+ * chain's handler declines (orphan): a write by the child is its SIGSEGV,
+ * never a silent change of the parent's snapshot.  The chain stays the
+ * parent's (foreign): calls on it fail with ECHILD, release frees the
+ * child's bookkeeping and leaves the range read-only. */
+static void child_orphan(struct snap_chain *c)
+{
+    atomic_store(&c->orphan, 1);
+    child_protect(c, c->start, c->npages, 1);
+}
+
+/* In a child (.fork): private mprotect chains become the child's own,
+ * repaired; chains of shared memory are orphaned; chains that a thread
+ * of the parent was taking down are finished and dropped from the list
+ * (their memory stays).  No count of a thread the child does not have
+ * survives: pins and grace-period readers are reset. */
 static void snap_child_adopt(void)
 {
     pid_t self = getpid();
     for (struct snap_chain **pp = &chains, *c; (c = *pp) != NULL;) {
-        if (c->uffd < 0)
-            c->pid = self;
+        atomic_store(&c->pins, 0);     /* waiters of the parent's threads */
         if (c->dying) {
+            atomic_store(&c->readers[0], 0);
+            atomic_store(&c->readers[1], 0);
             *pp = c->next;
             pthread_mutex_unlock(&c->mu);
+            c->next = unfinished;      /* uvm__snap_atfork_child_late */
+            unfinished = c;
             continue;
         }
+        if (c->memobj)
+            child_orphan(c);
+        else if (c->uffd < 0) {
+            c->pid = self;
+            child_repair(c);
+        }
         pp = &c->next;
+    }
+}
+
+/* Last in the child's fork handler (version.c), once the thread records
+ * of the threads the child lacks are gone: untrapping waits for handlers
+ * in flight, which it would otherwise look for in those records. */
+void uvm__snap_atfork_child_late(void)
+{
+    while (unfinished != NULL) {
+        struct snap_chain *c = unfinished;
+        unfinished = c->next;
+        child_finish(c);
     }
 }
 
@@ -190,7 +317,8 @@ void uvm__snap_unlock(void)
 /* Does c's userfaultfd belong to another process (this is a child)? */
 static int chain_foreign(const struct snap_chain *c)
 {
-    return c->uffd >= 0 && c->pid != getpid();
+    return c->pid != getpid();      /* (a private mprotect chain's pid is
+                                       the child's, snap_child_adopt) */
 }
 
 /* Lock c's mu with gmu held: 1 locked (gmu still held), or 0 when mu was
@@ -511,6 +639,7 @@ static void chain_destroy(struct snap_chain *c)
      * the region up only after this: the dispatcher runs it once more
      * (.gone in region.c) rather than take it for a crash. */
     uvm__untrap(c->region);
+    atomic_store(&c->down, 1);             /* a fork child leaves the rest */
     if (c->budget)
         uvm__map_budget_release(c->budget);
     if (c->uffd >= 0)

@@ -106,6 +106,11 @@ struct snap_chain {
     atomic_int pins;                  /* (a) threads waiting for mu
                                          without gmu: not freed before 0 */
     int memobj;                       /* (c) range is uvm_alloc memory */
+    atomic_int orphan;                /* (a) a fork child's copy of a chain
+                                         of shared memory: its handler
+                                         declines every fault (.fork) */
+    atomic_int down;                  /* (a) chain_destroy has begun to
+                                         close and give back (.fork) */
     uvm_region *region;               /* (c) our trap over the range */
     struct snap_chain *next;          /* (g) list of chains */
     _Atomic unsigned char *state;     /* (a) per page, PG_* */
@@ -255,6 +260,10 @@ UVM_HIDDEN void uvm__snap_grace(struct snap_chain *c);
 /* The journal (mu): move what handlers appended to relive and to the
  * buckets of the snapshots owning the versions.  Never fails. */
 UVM_HIDDEN void uvm__snap_journal_drain(struct snap_chain *c);
+/* The same in a fork child (one thread, mu held): entries that a thread
+ * the child does not have claimed and never wrote are skipped (the
+ * child's repair finds their pages by their state, snap.c .fork). */
+UVM_HIDDEN void uvm__snap_journal_adopt(struct snap_chain *c);
 /* Account for a version pushed in slot s (mu): its bucket, counters. */
 UVM_HIDDEN void uvm__snap_version_add(struct snap_chain *c, uint32_t s);
 
