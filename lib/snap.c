@@ -884,6 +884,45 @@ int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
     return rc2 < 0 ? uvm__fail(rc2) : 0;
 }
 
+#define SAVE_PAGES 256                 /* 1 MiB writes */
+
+/* Pages [i, i + n) of userfaultfd chain c that snapshot gen g would read
+ * live and that have lost their write-protection mark (.lost): one
+ * pagemap read for the chunk instead of two per page.  -EIO if any, 0 if
+ * none, 1 if pagemap cannot tell (check page by page). */
+static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
+{
+    uint64_t e[SAVE_PAGES];
+    off_t at = (off_t)((c->start / PS() + i) * sizeof e[0]);
+    if (c->pagemap < 0 ||
+        pread(c->pagemap, e, n * sizeof e[0], at) != (ssize_t)(n * sizeof e[0]))
+        return 1;
+    /* pagemap first, lookup second: a handler pushes a version before it
+     * write-enables the page, so a mark gone that way has a version. */
+    for (size_t k = 0; k < n; k++)
+        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
+            uvm__snap_lookup(c, i + k, g) == SNAP_NONE)
+            return -EIO;
+    return 0;
+}
+
+/* Has a page that snapshot gen g reads live lost its contents (.lost)?
+ * -EIO or 0.  Such a page has no version, so the buckets cannot name it:
+ * the range's pagemap is read, a chunk at a time (8 bytes a page: 2 MiB
+ * for 1 GiB).  Only a userfaultfd chain can tell; pagemap unreadable:
+ * not detected. */
+static int range_lost(struct snap_chain *c, uint64_t g)
+{
+    if (c->uffd < 0)
+        return 0;
+    for (size_t i = 0; i < c->npages; i += SAVE_PAGES) {
+        size_t n = c->npages - i < SAVE_PAGES ? c->npages - i : SAVE_PAGES;
+        if (chunk_lost(c, i, n, g) < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
 /* The pages whose version snapshot s sees, ascending, into c->seen: only
  * the buckets of s and newer snapshots can hold one (mu).  Never fails:
  * at most one version per page is seen, so npages entries suffice. */
@@ -912,11 +951,20 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
     int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
+    /* A page s reads live that was lost differs, or not: nobody knows. */
+    if (range_lost(c, s->gen) < 0) {
+        pthread_mutex_unlock(&c->mu);
+        return uvm__fail(-EIO);
+    }
     const uint32_t *pg = c->seen;
     size_t npg = seen_pages(c, s), n = 0;
     for (size_t k = 0; k < npg && n < max; k++) {
         uint32_t v = uvm__snap_lookup(c, pg[k], s->gen);
         char *live = (char *)(c->start + (size_t)pg[k] * PS());
+        if (snap_slot_meta(c, v - 1)->lost) {          /* (.lost) */
+            pthread_mutex_unlock(&c->mu);
+            return uvm__fail(-EIO);
+        }
         /* A page with a version may be LIVE (writable) again: nothing
          * orders this read against the caller's own writes to it
          * meanwhile, which may be seen or not (CAVEATS). */
@@ -970,10 +1018,14 @@ int uvm_snap_restore(uvm_snap *s)
         return uvm__fail(rc);
     const uint32_t *pg = c->seen;
     size_t npg = seen_pages(c, s);
-    /* Nothing changes if a page of s was lost (.lost). */
+    /* Nothing changes if a page of s was lost (.lost): a version marked
+     * lost, or a page s reads live that has lost its contents (it has no
+     * version to restore from, and its live contents are not s's). */
     for (size_t k = 0; rc == 0 && k < npg; k++)
         if (snap_slot_meta(c, uvm__snap_lookup(c, pg[k], s->gen) - 1)->lost)
             rc = -EIO;
+    if (rc == 0)
+        rc = range_lost(c, s->gen);
     for (size_t k = 0; rc == 0 && k < npg; k++)
         rc = restore_page(c, pg[k], uvm__snap_lookup(c, pg[k], s->gen));
     if (rc == 0)
@@ -1000,27 +1052,6 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-#define SAVE_PAGES 256                 /* 1 MiB writes */
-
-/* Pages [i, i + n) of userfaultfd chain c that snapshot gen g would read
- * live and that have lost their write-protection mark (.lost): one
- * pagemap read for the chunk instead of two per page.  -EIO if any, 0 if
- * none, 1 if pagemap cannot tell (check page by page). */
-static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
-{
-    uint64_t e[SAVE_PAGES];
-    off_t at = (off_t)((c->start / PS() + i) * sizeof e[0]);
-    if (c->pagemap < 0 ||
-        pread(c->pagemap, e, n * sizeof e[0], at) != (ssize_t)(n * sizeof e[0]))
-        return 1;
-    /* pagemap first, lookup second: a handler pushes a version before it
-     * write-enables the page, so a mark gone that way has a version. */
-    for (size_t k = 0; k < n; k++)
-        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
-            uvm__snap_lookup(c, i + k, g) == SNAP_NONE)
-            return -EIO;
-    return 0;
-}
 
 /* Pages [i, i + n) as snapshot gen g sees them into buf (mu).  With
  * userfaultfd the lost-page check (.lost) is made for the whole chunk

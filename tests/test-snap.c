@@ -1044,9 +1044,14 @@ START_TEST(contents_dropped_by_madv_dontneed_read_as_eio_not_zeros)
     /* the pages the kernel left alone still read back */
     ck_assert_int_eq(uvm_snap_read(s, PS, buf, 4), 0);
     ck_assert(memcmp(buf, "aaaa", 4) == 0);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
     /* page 1 written (a version for s), a second snapshot, page 1
      * dropped: the restore of s must push page 1 for s2 from a page
      * with no contents, and that copy is marked lost */
+    m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'a', 4 * PS);
+    s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
     m[PS] = 'b';
     uvm_snap *s2 = uvm_snapshot(m, 4 * PS);
     ck_assert_ptr_nonnull(s2);
@@ -1381,6 +1386,41 @@ START_TEST(shared_memory_snapshot_survives_a_childs_write)
 }
 END_TEST
 
+/* A page that s reads live (write-protected, no version) and that the
+ * kernel dropped has no copy anywhere: uvm_snap_restore(s) used to return
+ * 0 without restoring it, and uvm_snap_diff(s) not to report it.  Both
+ * fail with EIO now, and the restore changes nothing. */
+START_TEST(restore_and_diff_fail_with_eio_when_a_page_read_live_was_lost)
+{
+    alarm(10);
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'A', 4 * PS);
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    if (!uffd_protected(m)) {
+        fprintf(stderr, "restore_and_diff_fail_with_eio: no userfaultfd "
+                        "write-protection here: not run\n");
+        ck_assert_int_eq(uvm_snap_release(s), 0);
+        return;
+    }
+    m[3 * PS] = 'B';                        /* an ordinary write, stored */
+    ck_assert_int_eq(madvise(m + PS, PS, MADV_DONTNEED), 0);
+    m[PS] = 'X';                            /* lands without a fault */
+    void *pg[4];
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_diff(s, pg, 4), -1);
+    ck_assert_int_eq(errno, EIO);
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_restore(s), -1);
+    ck_assert_int_eq(errno, EIO);
+    ck_assert_int_eq(m[PS], 'X');           /* nothing changed */
+    ck_assert_int_eq(m[3 * PS], 'B');
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    munmap(m, 4 * PS);
+    alarm(0);
+}
+END_TEST
+
 static Suite *snap_suite(void)
 {
     Suite *s = suite_create("snap");
@@ -1419,6 +1459,8 @@ static Suite *snap_suite(void)
     tcase_add_loop_test(tc,
         release_after_a_page_was_unmapped_leaves_the_rest_writable, 0, 2);
     tcase_add_test(tc, contents_dropped_by_madv_dontneed_read_as_eio_not_zeros);
+    tcase_add_test(tc,
+        restore_and_diff_fail_with_eio_when_a_page_read_live_was_lost);
     tcase_add_loop_test(tc,
         reading_a_page_the_program_unmapped_is_eio_not_a_hang, 0, 2);
     tcase_add_loop_test(tc,
