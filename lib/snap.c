@@ -72,9 +72,14 @@
  *               mark lives in the page table entry and goes with the page,
  *               so a PROT page without its mark (pagemap bit 57) has lost
  *               what the snapshots needed; a version pushed from such a
- *               page by an entry point is marked lost.  With mprotect the
- *               protection is the mapping's, and nothing tells a dropped
- *               page from one never populated: not detected (CAVEATS).
+ *               page by an entry point is marked lost.  Unless the page
+ *               held nothing (filled, noted when the first snapshot
+ *               protects the range, and for every page re-protected): then
+ *               the first snapshot's page is zeros, and a later one's if
+ *               the page is a hole still (uvm__snap_live_empty).  With
+ *               mprotect the protection is the mapping's, and nothing
+ *               tells a dropped page from one never populated: not
+ *               detected (CAVEATS).
  *
  * Invariants (UVM_ASSERT in debug builds, chain_check; handlers may push
  * meanwhile, and only versions tagged the newest gen can appear or change,
@@ -480,6 +485,7 @@ static void chain_free(struct snap_chain *c)
     if (c->jr) munmap((void *)c->jr, c->npages * sizeof *c->jr);
     if (c->relive.v) munmap(c->relive.v, c->npages * sizeof *c->relive.v);
     if (c->seen) munmap(c->seen, c->npages * sizeof *c->seen);
+    if (c->filled) munmap(c->filled, c->npages);
     if (c->bounce) munmap(c->bounce, PS());
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -530,9 +536,10 @@ static int chain_alloc(uintptr_t start, uintptr_t end,
     c->relive.v = uvm__snap_map_zero(c->npages * sizeof *c->relive.v);
     c->relive.cap = c->npages;
     c->seen = uvm__snap_map_zero(c->npages * sizeof *c->seen);
+    c->filled = uvm__snap_map_zero(c->npages);
     c->bounce = uvm__snap_map_zero(PS());
     int rc = c->state && c->head && c->jr && c->relive.v && c->seen &&
-                     c->bounce ? 0 : -ENOMEM;
+                     c->filled && c->bounce ? 0 : -ENOMEM;
     if (rc == 0)
         rc = uvm__snap_store_init(c);
     if (rc < 0) {
@@ -587,7 +594,9 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     atomic_store_explicit(&c->ready, 1, memory_order_release);
     int wp = 0;
     if (rc == 0) {                 /* the only whole-range protection */
+        uvm__snap_fill_note(c, 0); /* (.lost; a page populated meanwhile */
         rc = uvm__snap_wp_pages(c, NULL, 0, 1);
+        uvm__snap_fill_note(c, 1); /*  is present after) */
         wp = 1;
     }
     /* PROT only now that the protection is in place (.inv.prot).  Bytes:
@@ -676,6 +685,7 @@ static int reprotect_relive(struct snap_chain *c)
     for (size_t k = 0; k < n; k++) {
         UVM_ASSERT(k == 0 || pg[k] > pg[k - 1]);
         UVM_ASSERT(atomic_load(&c->state[pg[k]]) == PG_LIVE);
+        c->filled[pg[k]] = 1;              /* written (.lost) */
         atomic_store(&c->state[pg[k]], PG_PROT);
     }
     c->relive.n = 0;
@@ -831,12 +841,17 @@ static int read_page(struct snap_chain *c, size_t i, uint64_t g, void *dst,
             if (v == SNAP_NONE) {     /* claimed and write-protected: */
                 /* Lost before (it may be unmapped: the copy would fault)
                  * or during the copy (.lost). */
-                if (check && uvm__snap_live_lost(c, i))
-                    rc = -EIO;
-                else
+                int lost = check && uvm__snap_live_lost(c, i);
+                if (!lost)
                     snap_live_read(to, (char *)(c->start + i * PS()) + off,
                                    n);    /* writers fault and wait */
-                if (check && rc == 0 && uvm__snap_live_lost(c, i))
+                if (check && !lost)
+                    lost = uvm__snap_live_lost(c, i);
+                /* Nothing there when protected, nothing there now: the
+                 * snapshot's page is zeros, whatever dropped the mark. */
+                if (lost && uvm__snap_live_empty(c, i, g))
+                    memset(to, 0, n);
+                else if (lost)
                     rc = -EIO;
             } else if (snap_slot_meta(c, v - 1)->lost) {
                 rc = -EIO;
@@ -899,11 +914,15 @@ static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
         return 1;
     /* pagemap first, lookup second: a handler pushes a version before it
      * write-enables the page, so a mark gone that way has a version. */
+    int check = 0;
     for (size_t k = 0; k < n; k++)
         if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
-            uvm__snap_lookup(c, i + k, g) == SNAP_NONE)
-            return -EIO;
-    return 0;
+            uvm__snap_lookup(c, i + k, g) == SNAP_NONE) {
+            if (!uvm__snap_live_empty(c, i + k, g))
+                return -EIO;
+            check = 1;        /* zeros: read_page's check says so */
+        }
+    return check;
 }
 
 /* Has a page that snapshot gen g reads live lost its contents (.lost)?
@@ -996,7 +1015,9 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
         uvm__snap_push(c, i, s, newest);
         /* No fault vouched for this copy: the mark must still be there
          * after it (.lost). */
-        snap_slot_meta(c, s)->lost = (uint32_t)uvm__snap_live_lost(c, i);
+        snap_slot_meta(c, s)->lost = (uint32_t)(uvm__snap_live_lost(c, i) &&
+                                                !uvm__snap_live_empty(c, i,
+                                                                      newest));
         uvm__snap_version_add(c, s);
     }
     int rc = uvm__snap_wp(c, (uintptr_t)live, 1, 0);

@@ -1421,6 +1421,48 @@ START_TEST(restore_and_diff_fail_with_eio_when_a_page_read_live_was_lost)
 }
 END_TEST
 
+/* A page never populated holds zeros, and MADV_DONTNEED of it loses
+ * nothing; yet with userfaultfd the drop takes the page's mark, which
+ * used to make every read of it (and uvm_snap_save) fail with EIO.  A
+ * page that held contents still reads as lost. */
+START_TEST(dropping_a_never_populated_page_loses_nothing)
+{
+    alarm(10);
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'A', PS);                    /* page 0 only */
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    if (!uffd_protected(m)) {
+        fprintf(stderr, "dropping_a_never_populated_page: no userfaultfd "
+                        "write-protection here: not run\n");
+        ck_assert_int_eq(uvm_snap_release(s), 0);
+        return;
+    }
+    ck_assert_int_eq(madvise(m + 2 * PS, PS, MADV_DONTNEED), 0);
+    char b = '?';
+    ck_assert_int_eq(uvm_snap_read(s, 2 * PS, &b, 1), 0);
+    ck_assert_int_eq(b, 0);
+    ck_assert_int_eq(peek(m + 2 * PS), 0);  /* maps a page there */
+    m[2 * PS + 1] = 'x';                    /* lands with no fault */
+    b = '?';
+    ck_assert_int_eq(uvm_snap_read(s, 2 * PS + 1, &b, 1), 0);
+    ck_assert_int_eq(b, 0);                 /* the snapshot's, not 'x' */
+    int fd = open("/dev/null", O_WRONLY);
+    ck_assert_int_eq(uvm_snap_save(s, fd), 0);
+    /* a page that held something is lost all the same */
+    ck_assert_int_eq(madvise(m, PS, MADV_DONTNEED), 0);
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_read(s, 0, &b, 1), -1);
+    ck_assert_int_eq(errno, EIO);
+    ck_assert_int_eq(uvm_snap_save(s, fd), -1);
+    ck_assert_int_eq(errno, EIO);
+    close(fd);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    munmap(m, 4 * PS);
+    alarm(0);
+}
+END_TEST
+
 static Suite *snap_suite(void)
 {
     Suite *s = suite_create("snap");
@@ -1461,6 +1503,7 @@ static Suite *snap_suite(void)
     tcase_add_test(tc, contents_dropped_by_madv_dontneed_read_as_eio_not_zeros);
     tcase_add_test(tc,
         restore_and_diff_fail_with_eio_when_a_page_read_live_was_lost);
+    tcase_add_test(tc, dropping_a_never_populated_page_loses_nothing);
     tcase_add_loop_test(tc,
         reading_a_page_the_program_unmapped_is_eio_not_a_hang, 0, 2);
     tcase_add_loop_test(tc,
