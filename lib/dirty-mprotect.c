@@ -194,16 +194,19 @@ static int mp_start(struct uvm_tracker *t)
     return rc;
 }
 
-/* Take the set bits of word w that the sink has room for; store them. */
+/* Take the set bits of word w that the sink has room for; store them.
+ * A full runs array still takes a page that extends its last run, as the
+ * uffd method's scan does: a run is never cut by the array's size. */
 static void mp_take_word(struct uvm_tracker *t, size_t w,
                          struct uvm__dirty_sink *s)
 {
     unsigned long x = atomic_load(&t->u.mp.bits[w]), take = 0;
     uintptr_t base = t->start + w * WORD_BITS * uvm__page_size;
-    while (x != 0 && !uvm__sink_full(s)) {
+    while (x != 0) {
         int b = __builtin_ctzl(x);
         uintptr_t page = base + (uintptr_t)b * uvm__page_size;
-        if (uvm__sink_room_runs(s) == 0 && !uvm__sink_extends(s, page))
+        if ((uvm__sink_full(s) || uvm__sink_room_runs(s) == 0) &&
+            !uvm__sink_extends(s, page))
             break;
         uvm__sink_put(s, page, 1);
         take |= 1UL << b;
@@ -220,8 +223,9 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
             continue;
         if (s->max == 0)
             atomic_store(&t->u.mp.bits[w], 0);
-        else if (!uvm__sink_full(s))
-            mp_take_word(t, w, s);
+        else
+            mp_take_word(t, w, s);     /* full: only extensions of the
+                                          last run */
     }
     /* Bits first, protection second: a write between the two lands on a
      * page being reported now.  Pages left dirty by a full sink become

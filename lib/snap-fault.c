@@ -83,6 +83,54 @@ UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
     return !(e & UVM_PAGEMAP_UFFD_WP);
 }
 
+/* A page that held nothing when the first snapshot protected it and
+ * whose mark has gone: that snapshot's page is zeros whatever happened
+ * since (a write with the mark would have pushed a version first).  A
+ * later snapshot's is zeros only if the page is a hole still: any write
+ * since the mark went would have populated it.  (The zero page a read
+ * maps cannot be told from a page written with zeros here: pagemap's
+ * PAGE_IS_PFNZERO is not reported on every kernel, measured on 6.18:
+ * a read of an empty anonymous page mapped a page of its own.) */
+int uvm__snap_live_empty(const struct snap_chain *c, size_t i, uint64_t g)
+{
+    if (c->pagemap < 0 || c->filled[i])
+        return 0;
+    if (g == 1)                        /* the chain's first snapshot */
+        return 1;
+    uint64_t e = 0;
+    off_t at = (off_t)((c->start / snap_ps() + i) * sizeof e);
+    if (pread(c->pagemap, &e, sizeof e, at) != (ssize_t)sizeof e)
+        return 0;
+    return !(e & (SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP));  /* a hole */
+}
+
+void uvm__snap_fill_note(struct snap_chain *c, int after)
+{
+    enum { CH = 512 };
+    uint64_t e[CH];
+    if (c->pagemap < 0)
+        return;
+    if (c->memobj) {                   /* shared: the page cache holds it */
+        memset(c->filled, 1, c->npages);
+        return;
+    }
+    for (size_t i = 0; i < c->npages; i += CH) {
+        size_t n = c->npages - i < CH ? c->npages - i : CH;
+        off_t at = (off_t)((c->start / snap_ps() + i) * sizeof e[0]);
+        if (pread(c->pagemap, e, n * sizeof e[0], at) !=
+            (ssize_t)(n * sizeof e[0])) {
+            memset(c->filled + i, 1, n);          /* cannot tell: filled */
+            continue;
+        }
+        /* after: a marker reads as swapped, only present counts */
+        uint64_t has = after ? SNAP_PAGEMAP_PRESENT
+                             : SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP;
+        for (size_t k = 0; k < n; k++)
+            if (e[k] & has)
+                c->filled[i + k] = 1;
+    }
+}
+
 UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
                                 uint64_t a)
 {
@@ -264,6 +312,12 @@ UVM_AS_SAFE int uvm__snap_fault(const struct uvm_fault *f)
     struct snap_chain *c = f->arg;
     size_t i = ((uintptr_t)f->page - c->start) / snap_ps();
     _Atomic unsigned char *st = &c->state[i];
+    /* A fork child's mapping of a shared range the parent snapshotted:
+     * read-only so that no write of the child's reaches the parent's
+     * snapshot unpreserved (snap.c, .fork): the write is the child's
+     * crash, not a silent corruption. */
+    if (atomic_load_explicit(&c->orphan, memory_order_relaxed))
+        return UVM_DECLINE;
     /* Not a write-protection fault (a read of a page the program
      * unmapped, say): not ours, whatever the page's state, and never a
      * wait on a claim that its own thread may hold. */

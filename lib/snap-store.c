@@ -287,14 +287,19 @@ void uvm__snap_version_add(struct snap_chain *c, uint32_t s)
     c->store.taken++;
 }
 
-void uvm__snap_journal_drain(struct snap_chain *c)
+/* Drain; skip: entries claimed but never written are passed over (a
+ * fork child's, whose writer is a thread the child does not have). */
+static void journal_drain(struct snap_chain *c, int skip)
 {
     size_t tail = atomic_load(&c->jtail);
     for (; c->jhead < tail; c->jhead++) {
         _Atomic uint64_t *e = &c->jr[c->jhead % c->npages];
         uint64_t v;
-        while ((v = atomic_load_explicit(e, memory_order_acquire)) == 0)
+        while ((v = atomic_load_explicit(e, memory_order_acquire)) == 0 &&
+               !skip)
             sched_yield();           /* appended, not yet written */
+        if (v == 0)
+            continue;
         uint32_t page = (uint32_t)(v >> 32) - 1, slot1 = (uint32_t)v;
         if (slot1 != SNAP_NONE)
             uvm__snap_version_add(c, slot1 - 1);
@@ -304,4 +309,14 @@ void uvm__snap_journal_drain(struct snap_chain *c)
         }
         atomic_store_explicit(e, 0, memory_order_relaxed);
     }
+}
+
+void uvm__snap_journal_drain(struct snap_chain *c)
+{
+    journal_drain(c, 0);
+}
+
+void uvm__snap_journal_adopt(struct snap_chain *c)
+{
+    journal_drain(c, 1);
 }

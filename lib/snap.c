@@ -72,9 +72,14 @@
  *               mark lives in the page table entry and goes with the page,
  *               so a PROT page without its mark (pagemap bit 57) has lost
  *               what the snapshots needed; a version pushed from such a
- *               page by an entry point is marked lost.  With mprotect the
- *               protection is the mapping's, and nothing tells a dropped
- *               page from one never populated: not detected (CAVEATS).
+ *               page by an entry point is marked lost.  Unless the page
+ *               held nothing (filled, noted when the first snapshot
+ *               protects the range, and for every page re-protected): then
+ *               the first snapshot's page is zeros, and a later one's if
+ *               the page is a hole still (uvm__snap_live_empty).  With
+ *               mprotect the protection is the mapping's, and nothing
+ *               tells a dropped page from one never populated: not
+ *               detected (CAVEATS).
  *
  * Invariants (UVM_ASSERT in debug builds, chain_check; handlers may push
  * meanwhile, and only versions tagged the newest gen can appear or change,
@@ -148,6 +153,7 @@ static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gcv = PTHREAD_COND_INITIALIZER;  /* a chain died */
 static struct snap_chain *chains;      /* (g) */
 static pid_t forking;                  /* (g) the process in fork() */
+static struct snap_chain *unfinished;  /* a fork child's dying chains */
 
 /* fork() (version.c orders the library's locks): gmu, then every chain's
  * mu in list order, so that neither process inherits a chain half-way
@@ -160,21 +166,147 @@ void uvm__snap_lock(void)
         pthread_mutex_lock(&c->mu);
 }
 
-/* In the child: mprotect chains become the child's own, and chains that
- * a thread of the parent was taking down are dropped from the list (their
- * memory stays: the thread is not here to finish). */
+/* Write-protect (on) or write-enable the pages [a, a + n * PS) of c with
+ * mprotect itself: in the fork child's handler the library's protection
+ * and mapping modules are not reset yet.  Past holes, page by page. */
+static void child_protect(const struct snap_chain *c, uintptr_t a, size_t n,
+                          int on)
+{
+    int prot = on ? c->prot & ~PROT_WRITE : c->prot;
+    if (mprotect((void *)a, n * snap_ps(), prot) == 0)
+        return;
+    for (size_t k = 0; k < n; k++)
+        mprotect((void *)(a + k * snap_ps()), snap_ps(), prot);
+}
+
+/* A chain the child owns, as the parent's other threads left it (.fork):
+ * a handler of theirs may have held a page BUSY, been a grace-period
+ * reader, claimed a journal entry it never wrote, or made a page LIVE
+ * that the journal does not name yet.  Entry points cannot be half-way
+ * (fork holds every mu), so only handlers can, and they touch only the
+ * page they claimed: each such page is put back in a consistent state.
+ * A BUSY page goes back to PROT (write-protected again: its write has
+ * not landed, the faulting thread is not here), keeping the version its
+ * handler published, if any (head, tagged newest, in no bucket), and
+ * dropping a copy it had not published (a slot lost until the chain
+ * dies; .room is mapped anew).  A LIVE page nobody journaled joins
+ * relive, with its version.  O(npages) bytes only if a handler was in
+ * flight. */
+static void child_repair(struct snap_chain *c)
+{
+    int busy = atomic_load(&c->readers[0]) != 0 ||
+               atomic_load(&c->readers[1]) != 0 ||
+               memchr((const void *)c->state, PG_BUSY, c->npages) != NULL;
+    atomic_store(&c->readers[0], 0);
+    atomic_store(&c->readers[1], 0);
+    uvm__snap_journal_adopt(c);
+    if (!busy)
+        return;
+    uint64_t newest = atomic_load(&c->newest);
+    uint32_t *mark = c->seen;          /* scratch: 1 relive, 2 journaled */
+    memset(mark, 0, c->npages * sizeof *mark);
+    for (size_t k = 0; k < c->relive.n; k++)
+        mark[c->relive.v[k]] |= 1;
+    for (uint32_t v = c->newest_s->own.first; v != SNAP_NONE;
+         v = snap_slot_meta(c, v - 1)->bnext)
+        mark[snap_slot_meta(c, v - 1)->page] |= 2;
+    for (size_t i = 0; i < c->npages; i++) {
+        unsigned char st = atomic_load(&c->state[i]);
+        if (st == PG_PROT || (st == PG_LIVE && (mark[i] & 1)))
+            continue;
+        uint32_t h = atomic_load(&c->head[i]);
+        if (h != SNAP_NONE && snap_slot_meta(c, h - 1)->a >= newest &&
+            !(mark[i] & 2))
+            uvm__snap_version_add(c, h - 1);   /* published, unjournaled */
+        if (st == PG_BUSY) {
+            child_protect(c, c->start + i * snap_ps(), 1, 1);
+            atomic_store(&c->state[i], PG_PROT);
+        } else {
+            UVM_ASSERT(c->relive.n < c->npages);
+            c->relive.v[c->relive.n++] = (uint32_t)i;
+        }
+    }
+    uvm__snap_store_room(c);           /* .room, despite a lost slot */
+}
+
+/* A chain that a thread of the parent was taking down (chain_destroy):
+ * the child finishes it for its own copy of the range, so that no page
+ * stays read-only without a trap and the range can be snapshotted or
+ * trapped again.  With userfaultfd the child's pages were never
+ * write-protected (its mapping has no userfaultfd).  What the parent's
+ * thread had begun to close or give back (down) is left alone: better a
+ * descriptor or a mapping reservation lost than closed or given back
+ * twice.  The chain's memory is not freed (the child's is a copy). */
+static void child_finish(struct snap_chain *c)
+{
+    int e = errno;
+    if (c->uffd < 0)
+        child_protect(c, c->start, c->npages, 0);
+    uvm__untrap(c->region);            /* EINVAL if the parent's did */
+    if (!atomic_load(&c->down)) {
+        if (c->budget)
+            uvm__map_budget_release(c->budget);
+        if (c->uffd >= 0)
+            uvm__uffd_close(c->uffd);
+        if (c->pagemap >= 0)
+            close(c->pagemap);
+    }
+    errno = e;
+}
+
+/* A chain of shared (uvm_alloc) memory: the child's writes would land in
+ * the pages the parent's snapshots read live, with no copy made in the
+ * parent's store (neither backend can: the child's mapping has no
+ * userfaultfd, and an mprotect handler of the child's would copy into the
+ * child's store).  So the child's mapping is made read-only and the
+ * chain's handler declines (orphan): a write by the child is its SIGSEGV,
+ * never a silent change of the parent's snapshot.  The chain stays the
+ * parent's (foreign): calls on it fail with ECHILD, release frees the
+ * child's bookkeeping and leaves the range read-only. */
+static void child_orphan(struct snap_chain *c)
+{
+    atomic_store(&c->orphan, 1);
+    child_protect(c, c->start, c->npages, 1);
+}
+
+/* In a child (.fork): private mprotect chains become the child's own,
+ * repaired; chains of shared memory are orphaned; chains that a thread
+ * of the parent was taking down are finished and dropped from the list
+ * (their memory stays).  No count of a thread the child does not have
+ * survives: pins and grace-period readers are reset. */
 static void snap_child_adopt(void)
 {
     pid_t self = getpid();
     for (struct snap_chain **pp = &chains, *c; (c = *pp) != NULL;) {
-        if (c->uffd < 0)
-            c->pid = self;
+        atomic_store(&c->pins, 0);     /* waiters of the parent's threads */
         if (c->dying) {
+            atomic_store(&c->readers[0], 0);
+            atomic_store(&c->readers[1], 0);
             *pp = c->next;
             pthread_mutex_unlock(&c->mu);
+            c->next = unfinished;      /* uvm__snap_atfork_child_late */
+            unfinished = c;
             continue;
         }
+        if (c->memobj)
+            child_orphan(c);
+        else if (c->uffd < 0) {
+            c->pid = self;
+            child_repair(c);
+        }
         pp = &c->next;
+    }
+}
+
+/* Last in the child's fork handler (version.c), once the thread records
+ * of the threads the child lacks are gone: untrapping waits for handlers
+ * in flight, which it would otherwise look for in those records. */
+void uvm__snap_atfork_child_late(void)
+{
+    while (unfinished != NULL) {
+        struct snap_chain *c = unfinished;
+        unfinished = c->next;
+        child_finish(c);
     }
 }
 
@@ -190,7 +322,8 @@ void uvm__snap_unlock(void)
 /* Does c's userfaultfd belong to another process (this is a child)? */
 static int chain_foreign(const struct snap_chain *c)
 {
-    return c->uffd >= 0 && c->pid != getpid();
+    return c->pid != getpid();      /* (a private mprotect chain's pid is
+                                       the child's, snap_child_adopt) */
 }
 
 /* Lock c's mu with gmu held: 1 locked (gmu still held), or 0 when mu was
@@ -352,6 +485,7 @@ static void chain_free(struct snap_chain *c)
     if (c->jr) munmap((void *)c->jr, c->npages * sizeof *c->jr);
     if (c->relive.v) munmap(c->relive.v, c->npages * sizeof *c->relive.v);
     if (c->seen) munmap(c->seen, c->npages * sizeof *c->seen);
+    if (c->filled) munmap(c->filled, c->npages);
     if (c->bounce) munmap(c->bounce, PS());
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -402,9 +536,10 @@ static int chain_alloc(uintptr_t start, uintptr_t end,
     c->relive.v = uvm__snap_map_zero(c->npages * sizeof *c->relive.v);
     c->relive.cap = c->npages;
     c->seen = uvm__snap_map_zero(c->npages * sizeof *c->seen);
+    c->filled = uvm__snap_map_zero(c->npages);
     c->bounce = uvm__snap_map_zero(PS());
     int rc = c->state && c->head && c->jr && c->relive.v && c->seen &&
-                     c->bounce ? 0 : -ENOMEM;
+                     c->filled && c->bounce ? 0 : -ENOMEM;
     if (rc == 0)
         rc = uvm__snap_store_init(c);
     if (rc < 0) {
@@ -459,7 +594,9 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     atomic_store_explicit(&c->ready, 1, memory_order_release);
     int wp = 0;
     if (rc == 0) {                 /* the only whole-range protection */
+        uvm__snap_fill_note(c, 0); /* (.lost; a page populated meanwhile */
         rc = uvm__snap_wp_pages(c, NULL, 0, 1);
+        uvm__snap_fill_note(c, 1); /*  is present after) */
         wp = 1;
     }
     /* PROT only now that the protection is in place (.inv.prot).  Bytes:
@@ -511,6 +648,7 @@ static void chain_destroy(struct snap_chain *c)
      * the region up only after this: the dispatcher runs it once more
      * (.gone in region.c) rather than take it for a crash. */
     uvm__untrap(c->region);
+    atomic_store(&c->down, 1);             /* a fork child leaves the rest */
     if (c->budget)
         uvm__map_budget_release(c->budget);
     if (c->uffd >= 0)
@@ -547,6 +685,7 @@ static int reprotect_relive(struct snap_chain *c)
     for (size_t k = 0; k < n; k++) {
         UVM_ASSERT(k == 0 || pg[k] > pg[k - 1]);
         UVM_ASSERT(atomic_load(&c->state[pg[k]]) == PG_LIVE);
+        c->filled[pg[k]] = 1;              /* written (.lost) */
         atomic_store(&c->state[pg[k]], PG_PROT);
     }
     c->relive.n = 0;
@@ -702,12 +841,17 @@ static int read_page(struct snap_chain *c, size_t i, uint64_t g, void *dst,
             if (v == SNAP_NONE) {     /* claimed and write-protected: */
                 /* Lost before (it may be unmapped: the copy would fault)
                  * or during the copy (.lost). */
-                if (check && uvm__snap_live_lost(c, i))
-                    rc = -EIO;
-                else
+                int lost = check && uvm__snap_live_lost(c, i);
+                if (!lost)
                     snap_live_read(to, (char *)(c->start + i * PS()) + off,
                                    n);    /* writers fault and wait */
-                if (check && rc == 0 && uvm__snap_live_lost(c, i))
+                if (check && !lost)
+                    lost = uvm__snap_live_lost(c, i);
+                /* Nothing there when protected, nothing there now: the
+                 * snapshot's page is zeros, whatever dropped the mark. */
+                if (lost && uvm__snap_live_empty(c, i, g))
+                    memset(to, 0, n);
+                else if (lost)
                     rc = -EIO;
             } else if (snap_slot_meta(c, v - 1)->lost) {
                 rc = -EIO;
@@ -755,6 +899,49 @@ int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
     return rc2 < 0 ? uvm__fail(rc2) : 0;
 }
 
+#define SAVE_PAGES 256                 /* 1 MiB writes */
+
+/* Pages [i, i + n) of userfaultfd chain c that snapshot gen g would read
+ * live and that have lost their write-protection mark (.lost): one
+ * pagemap read for the chunk instead of two per page.  -EIO if any, 0 if
+ * none, 1 if pagemap cannot tell (check page by page). */
+static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
+{
+    uint64_t e[SAVE_PAGES];
+    off_t at = (off_t)((c->start / PS() + i) * sizeof e[0]);
+    if (c->pagemap < 0 ||
+        pread(c->pagemap, e, n * sizeof e[0], at) != (ssize_t)(n * sizeof e[0]))
+        return 1;
+    /* pagemap first, lookup second: a handler pushes a version before it
+     * write-enables the page, so a mark gone that way has a version. */
+    int check = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
+            uvm__snap_lookup(c, i + k, g) == SNAP_NONE) {
+            if (!uvm__snap_live_empty(c, i + k, g))
+                return -EIO;
+            check = 1;        /* zeros: read_page's check says so */
+        }
+    return check;
+}
+
+/* Has a page that snapshot gen g reads live lost its contents (.lost)?
+ * -EIO or 0.  Such a page has no version, so the buckets cannot name it:
+ * the range's pagemap is read, a chunk at a time (8 bytes a page: 2 MiB
+ * for 1 GiB).  Only a userfaultfd chain can tell; pagemap unreadable:
+ * not detected. */
+static int range_lost(struct snap_chain *c, uint64_t g)
+{
+    if (c->uffd < 0)
+        return 0;
+    for (size_t i = 0; i < c->npages; i += SAVE_PAGES) {
+        size_t n = c->npages - i < SAVE_PAGES ? c->npages - i : SAVE_PAGES;
+        if (chunk_lost(c, i, n, g) < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
 /* The pages whose version snapshot s sees, ascending, into c->seen: only
  * the buckets of s and newer snapshots can hold one (mu).  Never fails:
  * at most one version per page is seen, so npages entries suffice. */
@@ -783,11 +970,20 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
     int rc = snap_enter(&s, &c);
     if (rc < 0)
         return uvm__fail(rc);
+    /* A page s reads live that was lost differs, or not: nobody knows. */
+    if (range_lost(c, s->gen) < 0) {
+        pthread_mutex_unlock(&c->mu);
+        return uvm__fail(-EIO);
+    }
     const uint32_t *pg = c->seen;
     size_t npg = seen_pages(c, s), n = 0;
     for (size_t k = 0; k < npg && n < max; k++) {
         uint32_t v = uvm__snap_lookup(c, pg[k], s->gen);
         char *live = (char *)(c->start + (size_t)pg[k] * PS());
+        if (snap_slot_meta(c, v - 1)->lost) {          /* (.lost) */
+            pthread_mutex_unlock(&c->mu);
+            return uvm__fail(-EIO);
+        }
         /* A page with a version may be LIVE (writable) again: nothing
          * orders this read against the caller's own writes to it
          * meanwhile, which may be seen or not (CAVEATS). */
@@ -819,7 +1015,9 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
         uvm__snap_push(c, i, s, newest);
         /* No fault vouched for this copy: the mark must still be there
          * after it (.lost). */
-        snap_slot_meta(c, s)->lost = (uint32_t)uvm__snap_live_lost(c, i);
+        snap_slot_meta(c, s)->lost = (uint32_t)(uvm__snap_live_lost(c, i) &&
+                                                !uvm__snap_live_empty(c, i,
+                                                                      newest));
         uvm__snap_version_add(c, s);
     }
     int rc = uvm__snap_wp(c, (uintptr_t)live, 1, 0);
@@ -841,10 +1039,14 @@ int uvm_snap_restore(uvm_snap *s)
         return uvm__fail(rc);
     const uint32_t *pg = c->seen;
     size_t npg = seen_pages(c, s);
-    /* Nothing changes if a page of s was lost (.lost). */
+    /* Nothing changes if a page of s was lost (.lost): a version marked
+     * lost, or a page s reads live that has lost its contents (it has no
+     * version to restore from, and its live contents are not s's). */
     for (size_t k = 0; rc == 0 && k < npg; k++)
         if (snap_slot_meta(c, uvm__snap_lookup(c, pg[k], s->gen) - 1)->lost)
             rc = -EIO;
+    if (rc == 0)
+        rc = range_lost(c, s->gen);
     for (size_t k = 0; rc == 0 && k < npg; k++)
         rc = restore_page(c, pg[k], uvm__snap_lookup(c, pg[k], s->gen));
     if (rc == 0)
@@ -871,27 +1073,6 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-#define SAVE_PAGES 256                 /* 1 MiB writes */
-
-/* Pages [i, i + n) of userfaultfd chain c that snapshot gen g would read
- * live and that have lost their write-protection mark (.lost): one
- * pagemap read for the chunk instead of two per page.  -EIO if any, 0 if
- * none, 1 if pagemap cannot tell (check page by page). */
-static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
-{
-    uint64_t e[SAVE_PAGES];
-    off_t at = (off_t)((c->start / PS() + i) * sizeof e[0]);
-    if (c->pagemap < 0 ||
-        pread(c->pagemap, e, n * sizeof e[0], at) != (ssize_t)(n * sizeof e[0]))
-        return 1;
-    /* pagemap first, lookup second: a handler pushes a version before it
-     * write-enables the page, so a mark gone that way has a version. */
-    for (size_t k = 0; k < n; k++)
-        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
-            uvm__snap_lookup(c, i + k, g) == SNAP_NONE)
-            return -EIO;
-    return 0;
-}
 
 /* Pages [i, i + n) as snapshot gen g sees them into buf (mu).  With
  * userfaultfd the lost-page check (.lost) is made for the whole chunk

@@ -26,6 +26,10 @@
 #ifndef UVM_PAGEMAP_UFFD_WP
 #define UVM_PAGEMAP_UFFD_WP (1ULL << 57)
 #endif
+/* pagemap: a page is mapped (present) or swapped out; a uffd-wp marker on
+ * a page that was never populated reads as swapped too. */
+#define SNAP_PAGEMAP_PRESENT (1ULL << 63)
+#define SNAP_PAGEMAP_SWAP    (1ULL << 62)
 
 /* Page states.  LIVE is 0: a new chain's pages are LIVE until its first
  * protection is in place (.inv.prot in snap.c). */
@@ -106,6 +110,11 @@ struct snap_chain {
     atomic_int pins;                  /* (a) threads waiting for mu
                                          without gmu: not freed before 0 */
     int memobj;                       /* (c) range is uvm_alloc memory */
+    atomic_int orphan;                /* (a) a fork child's copy of a chain
+                                         of shared memory: its handler
+                                         declines every fault (.fork) */
+    atomic_int down;                  /* (a) chain_destroy has begun to
+                                         close and give back (.fork) */
     uvm_region *region;               /* (c) our trap over the range */
     struct snap_chain *next;          /* (g) list of chains */
     _Atomic unsigned char *state;     /* (a) per page, PG_* */
@@ -118,6 +127,9 @@ struct snap_chain {
     size_t jhead;                     /* (mu) drained */
     struct snap_vec relive;           /* (mu) pages LIVE since the last
                                          snapshot; room for npages */
+    unsigned char *filled;            /* (mu) per page, userfaultfd: it
+                                         held contents when last
+                                         protected (.lost) */
     uint32_t *seen;                   /* (mu) scratch for restore and diff:
                                          room for npages, so that neither
                                          allocates (nor fails half-way) */
@@ -255,6 +267,10 @@ UVM_HIDDEN void uvm__snap_grace(struct snap_chain *c);
 /* The journal (mu): move what handlers appended to relive and to the
  * buckets of the snapshots owning the versions.  Never fails. */
 UVM_HIDDEN void uvm__snap_journal_drain(struct snap_chain *c);
+/* The same in a fork child (one thread, mu held): entries that a thread
+ * the child does not have claimed and never wrote are skipped (the
+ * child's repair finds their pages by their state, snap.c .fork). */
+UVM_HIDDEN void uvm__snap_journal_adopt(struct snap_chain *c);
 /* Account for a version pushed in slot s (mu): its bucket, counters. */
 UVM_HIDDEN void uvm__snap_version_add(struct snap_chain *c, uint32_t s);
 
@@ -289,6 +305,14 @@ UVM_HIDDEN int uvm__snap_uffd_open(uintptr_t start, size_t len);
  * page table entry, and whatever drops the page (MADV_DONTNEED, say)
  * drops the mark with it.  AS-safe. */
 UVM_HIDDEN int uvm__snap_live_lost(const struct snap_chain *c, size_t i);
+/* Page i lost its mark (.lost) and snapshot gen g reads it live: is its
+ * page zeros all the same (it held nothing when it was protected, and it
+ * is g's first protection, or it holds nothing still)?  Under mu. */
+UVM_HIDDEN int uvm__snap_live_empty(const struct snap_chain *c, size_t i,
+                                    uint64_t g);
+/* Record which pages of the range hold contents (filled), before and
+ * after the whole range is protected (mu or not yet shared). */
+UVM_HIDDEN void uvm__snap_fill_note(struct snap_chain *c, int after);
 /* Claim page i (PROT -> BUSY) for reading it live: 1 claimed, 0 LIVE. */
 UVM_HIDDEN int uvm__snap_claim(struct snap_chain *c, size_t i);
 

@@ -69,6 +69,7 @@ static void atfork_child(void)
     uvm__thread_atfork_child();
     uvm__vma_atfork_child();
     uvm__prot_uffd_atfork_child();
+    uvm__snap_atfork_child_late();
 }
 
 /* Runs before main() so that the fault path and AS-safe calls can read the

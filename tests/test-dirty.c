@@ -932,6 +932,34 @@ START_TEST(two_threads_racing_a_first_start_one_wins)
 }
 END_TEST
 
+/* A full runs array still takes pages that extend its last run: pages
+ * 0-2 written and room for one run give {page 0, 3 pages} with either
+ * method (the mprotect method used to stop at {page 0, 1 page}). */
+START_TEST(full_runs_array_still_extends_its_last_run)
+{
+    alarm(20);
+    int m = method_of(_i);
+    char *p = map_anon(8);
+    uvm_tracker *t = start(p, 8, m);
+    p[0] = p[ps] = p[2 * ps] = 1;
+    p[5 * ps] = 1;
+    struct uvm_run run[1];
+    ssize_t n = uvm_dirty_runs(t, run, 1);
+    ck_assert_int_eq(n, 1);
+    ck_assert_ptr_eq(run[0].start, p);
+    ck_assert_uint_eq(run[0].npages, 3);
+    /* the page that did not fit is still dirty */
+    n = uvm_dirty_runs(t, run, 1);
+    ck_assert_int_eq(n, 1);
+    ck_assert_ptr_eq(run[0].start, p + 5 * ps);
+    ck_assert_uint_eq(run[0].npages, 1);
+    ck_assert_int_eq(uvm_dirty_runs(t, run, 1), 0);
+    uvm_dirty_stop(t);
+    munmap(p, 8 * ps);
+    alarm(0);
+}
+END_TEST
+
 static Suite *dirty_suite(void)
 {
     Suite *s = suite_create("dirty");
@@ -967,6 +995,7 @@ static Suite *dirty_suite(void)
     tcase_add_test(tc, failed_start_leaves_the_range_writable);
     tcase_add_loop_test(tc, fork_during_uvm_dirty_gives_a_child_that_does_not_hang, 0, nmethods);
     tcase_add_loop_test(tc, two_threads_racing_a_first_start_one_wins, 0, nmethods);
+    tcase_add_loop_test(tc, full_runs_array_still_extends_its_last_run, 0, nmethods);
     if (have_uffd) {
         tcase_add_test(tc, protection_changes_alone_never_dirty_a_page);
         tcase_add_test(tc, madv_dontneed_reports_the_page_dirty);

@@ -1044,9 +1044,14 @@ START_TEST(contents_dropped_by_madv_dontneed_read_as_eio_not_zeros)
     /* the pages the kernel left alone still read back */
     ck_assert_int_eq(uvm_snap_read(s, PS, buf, 4), 0);
     ck_assert(memcmp(buf, "aaaa", 4) == 0);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
     /* page 1 written (a version for s), a second snapshot, page 1
      * dropped: the restore of s must push page 1 for s2 from a page
      * with no contents, and that copy is marked lost */
+    m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'a', 4 * PS);
+    s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
     m[PS] = 'b';
     uvm_snap *s2 = uvm_snapshot(m, 4 * PS);
     ck_assert_ptr_nonnull(s2);
@@ -1139,6 +1144,325 @@ START_TEST(two_threads_racing_a_first_snapshot_join_one_chain)
 }
 END_TEST
 
+/* ---- fork while other threads are inside the library (.fork) ---- */
+
+/* Fork rounds until rounds are done or ms have passed: the races below
+ * need the fork to land in a window of a few instructions, so each test
+ * forks many times and stops early on the first bad child. */
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Waits for child pid: its exit status, or -signal. */
+static int child_status(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+}
+
+struct stats_hammer { uvm_snap *s; atomic_int stop; };
+
+static void *stats_hammer_run(void *arg)
+{
+    struct stats_hammer *h = arg;
+    struct uvm_snap_stats st;
+    while (!atomic_load(&h->stop))
+        uvm_snap_stats(h->s, &st);
+    return NULL;
+}
+
+/* Threads that find the chain's mutex busy pin the chain while they wait
+ * for it; a child forked then inherited the pin of a thread it does not
+ * have, and its last release waited for the pin to go for ever. */
+START_TEST(fork_while_threads_wait_for_a_chain_gives_a_child_that_releases)
+{
+    backend_of(_i);
+    char *m = map_pages(16, PROT_READ | PROT_WRITE);
+    memset(m, 1, 16 * PS);
+    struct stats_hammer h = { .s = uvm_snapshot(m, 16 * PS) };
+    ck_assert_ptr_nonnull(h.s);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, stats_hammer_run, &h),
+                         0);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int bad = 0, round;
+    for (round = 0; round < 3000 && !bad && ms_since(&t0) < 4000; round++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            die_in(2);
+            _exit(uvm_snap_release(h.s) == 0 ? 0 : 1);
+        }
+        bad = child_status(pid);
+    }
+    atomic_store(&h.stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_msg(bad == 0, "round %d: child status %d (-14: hung)", round,
+                  bad);
+    ck_assert_int_eq(uvm_snap_release(h.s), 0);
+    munmap(m, 16 * PS);
+}
+END_TEST
+
+struct cow_churn { char *m; size_t n; atomic_int stop; };
+
+/* Take a snapshot, write every page (each write runs the handler), release. */
+static void *cow_churn_run(void *arg)
+{
+    struct cow_churn *w = arg;
+    while (!atomic_load(&w->stop)) {
+        uvm_snap *s = uvm_snapshot(w->m, w->n * PS);
+        if (s == NULL)
+            return (void *)(intptr_t)errno;
+        for (size_t k = 0; k < w->n; k++)
+            w->m[k * PS]++;
+        uvm_snap_release(s);
+    }
+    return NULL;
+}
+
+/* A child forked while a snapshot handler ran in another thread (the
+ * child owns an mprotect chain): the page that handler held BUSY, the
+ * grace-period reader it counted and the journal entry it had claimed
+ * were the child's for ever, and the child's write to that page, or its
+ * snapshot of the range, waited for them for ever.  The child writes its
+ * copy of the range, snapshots it, writes again and reads the snapshot
+ * back. */
+START_TEST(fork_during_a_snapshot_fault_gives_a_child_that_owns_the_chain)
+{
+    setenv("UVM_BACKEND", "mprotect", 1);
+    enum { N = 64 };
+    struct cow_churn w = { .m = map_pages(N, PROT_READ | PROT_WRITE), .n = N };
+    memset(w.m, 1, N * PS);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, cow_churn_run, &w), 0);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned seed = 1;
+    int bad = 0, round;
+    for (round = 0; round < 3000 && !bad && ms_since(&t0) < 5000; round++) {
+        usleep((useconds_t)(rand_r(&seed) % 300));
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            die_in(3);
+            for (int k = 0; k < N; k++)
+                w.m[k * PS] = 7;
+            uvm_snap *s = uvm_snapshot(w.m, N * PS);
+            if (s == NULL)
+                _exit(2);
+            for (int k = 0; k < N; k++)
+                w.m[k * PS] = 8;
+            int ok = 1;
+            for (int k = 0; k < N && ok; k++) {
+                char c = 0;
+                ok = uvm_snap_read(s, (size_t)k * PS, &c, 1) == 0 && c == 7;
+            }
+            _exit(ok && uvm_snap_release(s) == 0 ? 0 : 3);
+        }
+        bad = child_status(pid);
+    }
+    atomic_store(&w.stop, 1);
+    void *rv;
+    pthread_join(t, &rv);
+    ck_assert_ptr_null(rv);
+    ck_assert_msg(bad == 0, "round %d: child status %d (-14: hung)", round,
+                  bad);
+    munmap(w.m, N * PS);
+}
+END_TEST
+
+static int decline_all(const struct uvm_fault *f)
+{
+    (void)f;
+    return UVM_DECLINE;
+}
+
+struct release_churn { char *m; atomic_int stop; };
+
+static void *release_churn_run(void *arg)
+{
+    struct release_churn *w = arg;
+    while (!atomic_load(&w->stop)) {
+        uvm_snap *s = uvm_snapshot(w->m, 256 * PS);
+        if (s != NULL)
+            uvm_snap_release(s);
+    }
+    return NULL;
+}
+
+/* A child forked while a thread of the parent took a chain down (its last
+ * release) used to keep that chain's trap and protection with nobody to
+ * remove them: uvm_snapshot and uvm_trap of the range failed with EEXIST
+ * in that child for ever.  The child must find the range free (a
+ * snapshot, or ECHILD when it inherited a live chain of the parent's
+ * userfaultfd) and its pages writable. */
+START_TEST(fork_during_a_last_release_gives_a_child_with_the_range_free)
+{
+    backend_of(_i);
+    struct release_churn w = { .m = map_pages(256, PROT_READ | PROT_WRITE) };
+    memset(w.m, 1, 256 * PS);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, release_churn_run, &w), 0);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned seed = 2;
+    int bad = 0, round;
+    for (round = 0; round < 600 && !bad && ms_since(&t0) < 5000; round++) {
+        usleep((useconds_t)(rand_r(&seed) % 300));
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            die_in(3);
+            uvm_snap *s = uvm_snapshot(w.m, 256 * PS);
+            if (s == NULL && errno != ECHILD)
+                _exit(2);                      /* EEXIST */
+            if (s != NULL)
+                _exit(uvm_snap_release(s) == 0 ? 0 : 3);
+            /* an inherited live chain: ECHILD; release it, then the
+             * range is free and writable */
+            _exit(0);
+        }
+        bad = child_status(pid);
+    }
+    atomic_store(&w.stop, 1);
+    pthread_join(t, NULL);
+    ck_assert_msg(bad == 0, "round %d: child status %d (2: EEXIST)", round,
+                  bad);
+    /* and the trap, after the churn has stopped: free in the parent */
+    uvm_region *r = uvm_trap(w.m, 256 * PS, decline_all, NULL);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(uvm_untrap(r), 0);
+    munmap(w.m, 256 * PS);
+}
+END_TEST
+
+/* uvm_alloc memory is shared with a fork child: the child's writes used to
+ * land unpreserved in pages the parent's snapshot read live (with
+ * userfaultfd the child's mapping is not write-protected; with mprotect
+ * the child took the chain for its own).  The child's mapping is
+ * read-only now: its write is its SIGSEGV, its reads work, and the
+ * parent's snapshot keeps what it had. */
+START_TEST(shared_memory_snapshot_survives_a_childs_write)
+{
+    backend_of(_i);
+    char *m = uvm_alloc(4 * PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(m);
+    memset(m, 'A', 4 * PS);
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        die_in(5);
+        signal(SIGSEGV, SIG_DFL);
+        if (peek(m + PS) != 'A')
+            _exit(2);
+        char c;
+        if (uvm_snap_read(s, 0, &c, 1) == 0 || errno != ECHILD)
+            _exit(3);
+        poke(m + PS, 'B');                 /* must not return */
+        _exit(4);
+    }
+    int st = child_status(pid);
+    ck_assert_msg(st == -SIGSEGV || st == -SIGBUS,
+                  "child status %d (4: its write landed)", st);
+    char c = 0;
+    ck_assert_int_eq(uvm_snap_read(s, PS, &c, 1), 0);
+    ck_assert_int_eq(c, 'A');
+    ck_assert_int_eq(m[PS], 'A');
+    m[PS] = 'C';                           /* the parent's own writes work */
+    ck_assert_int_eq(uvm_snap_read(s, PS, &c, 1), 0);
+    ck_assert_int_eq(c, 'A');
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    ck_assert_int_eq(uvm_free(m, 4 * PS), 0);
+}
+END_TEST
+
+/* A page that s reads live (write-protected, no version) and that the
+ * kernel dropped has no copy anywhere: uvm_snap_restore(s) used to return
+ * 0 without restoring it, and uvm_snap_diff(s) not to report it.  Both
+ * fail with EIO now, and the restore changes nothing. */
+START_TEST(restore_and_diff_fail_with_eio_when_a_page_read_live_was_lost)
+{
+    alarm(10);
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'A', 4 * PS);
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    if (!uffd_protected(m)) {
+        fprintf(stderr, "restore_and_diff_fail_with_eio: no userfaultfd "
+                        "write-protection here: not run\n");
+        ck_assert_int_eq(uvm_snap_release(s), 0);
+        return;
+    }
+    m[3 * PS] = 'B';                        /* an ordinary write, stored */
+    ck_assert_int_eq(madvise(m + PS, PS, MADV_DONTNEED), 0);
+    m[PS] = 'X';                            /* lands without a fault */
+    void *pg[4];
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_diff(s, pg, 4), -1);
+    ck_assert_int_eq(errno, EIO);
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_restore(s), -1);
+    ck_assert_int_eq(errno, EIO);
+    ck_assert_int_eq(m[PS], 'X');           /* nothing changed */
+    ck_assert_int_eq(m[3 * PS], 'B');
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    munmap(m, 4 * PS);
+    alarm(0);
+}
+END_TEST
+
+/* A page never populated holds zeros, and MADV_DONTNEED of it loses
+ * nothing; yet with userfaultfd the drop takes the page's mark, which
+ * used to make every read of it (and uvm_snap_save) fail with EIO.  A
+ * page that held contents still reads as lost. */
+START_TEST(dropping_a_never_populated_page_loses_nothing)
+{
+    alarm(10);
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'A', PS);                    /* page 0 only */
+    uvm_snap *s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    if (!uffd_protected(m)) {
+        fprintf(stderr, "dropping_a_never_populated_page: no userfaultfd "
+                        "write-protection here: not run\n");
+        ck_assert_int_eq(uvm_snap_release(s), 0);
+        return;
+    }
+    ck_assert_int_eq(madvise(m + 2 * PS, PS, MADV_DONTNEED), 0);
+    char b = '?';
+    ck_assert_int_eq(uvm_snap_read(s, 2 * PS, &b, 1), 0);
+    ck_assert_int_eq(b, 0);
+    ck_assert_int_eq(peek(m + 2 * PS), 0);  /* maps a page there */
+    m[2 * PS + 1] = 'x';                    /* lands with no fault */
+    b = '?';
+    ck_assert_int_eq(uvm_snap_read(s, 2 * PS + 1, &b, 1), 0);
+    ck_assert_int_eq(b, 0);                 /* the snapshot's, not 'x' */
+    int fd = open("/dev/null", O_WRONLY);
+    ck_assert_int_eq(uvm_snap_save(s, fd), 0);
+    /* a page that held something is lost all the same */
+    ck_assert_int_eq(madvise(m, PS, MADV_DONTNEED), 0);
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_read(s, 0, &b, 1), -1);
+    ck_assert_int_eq(errno, EIO);
+    ck_assert_int_eq(uvm_snap_save(s, fd), -1);
+    ck_assert_int_eq(errno, EIO);
+    close(fd);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    munmap(m, 4 * PS);
+    alarm(0);
+}
+END_TEST
+
 static Suite *snap_suite(void)
 {
     Suite *s = suite_create("snap");
@@ -1177,10 +1501,24 @@ static Suite *snap_suite(void)
     tcase_add_loop_test(tc,
         release_after_a_page_was_unmapped_leaves_the_rest_writable, 0, 2);
     tcase_add_test(tc, contents_dropped_by_madv_dontneed_read_as_eio_not_zeros);
+    tcase_add_test(tc,
+        restore_and_diff_fail_with_eio_when_a_page_read_live_was_lost);
+    tcase_add_test(tc, dropping_a_never_populated_page_loses_nothing);
     tcase_add_loop_test(tc,
         reading_a_page_the_program_unmapped_is_eio_not_a_hang, 0, 2);
     tcase_add_loop_test(tc,
         two_threads_racing_a_first_snapshot_join_one_chain, 0, 2);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fork");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc,
+        fork_while_threads_wait_for_a_chain_gives_a_child_that_releases, 0, 2);
+    tcase_add_test(tc,
+        fork_during_a_snapshot_fault_gives_a_child_that_owns_the_chain);
+    tcase_add_loop_test(tc,
+        fork_during_a_last_release_gives_a_child_with_the_range_free, 0, 2);
+    tcase_add_loop_test(tc, shared_memory_snapshot_survives_a_childs_write,
+                        0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("model");
     tcase_set_timeout(tc, 0);
