@@ -743,17 +743,6 @@ END_TEST
 
 /* ---- seams (issue 13) ---- */
 
-/* Die of SIGALRM after sec seconds, whatever check did with the signal
- * (a hang must end the process, not wait for check's timeout). */
-static void die_in(unsigned sec)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGALRM);
-    signal(SIGALRM, SIG_DFL);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-    alarm(sec);
-}
 
 
 /* uvm_dirty_start(UVM_DIRTY_SOFTDIRTY) used to write "4" to

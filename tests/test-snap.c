@@ -660,17 +660,6 @@ END_TEST
  * changing things behind the chain.  Loop index 0: the default backend,
  * 1: UVM_BACKEND=mprotect. ---- */
 
-/* Die of SIGALRM after sec seconds, whatever check did with the signal
- * (a hang must end the process, not wait for check's timeout). */
-static void die_in(unsigned sec)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGALRM);
-    signal(SIGALRM, SIG_DFL);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-    alarm(sec);
-}
 
 static void backend_of(int i)
 {

@@ -246,6 +246,18 @@ static inline TCase *uvm_test_tcase_create(const char *name)
 }
 #define tcase_create(name) uvm_test_tcase_create(name)
 
+/* Die of SIGALRM after sec seconds, whatever check did with the signal
+ * (a hang must end the process, not wait for check's timeout). */
+static inline void die_in(unsigned sec)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGALRM);
+    signal(SIGALRM, SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    alarm(sec);
+}
+
 static inline int run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);
