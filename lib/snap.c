@@ -229,6 +229,18 @@ static void child_repair(struct snap_chain *c)
     uvm__snap_store_room(c);           /* .room, despite a lost slot */
 }
 
+/* Give back what a chain holds of the process besides its memory: its
+ * share of the mapping budget, its userfaultfd, its pagemap descriptor. */
+static void chain_put_resources(struct snap_chain *c)
+{
+    if (c->budget)
+        uvm__map_budget_release(c->budget);
+    if (c->uffd >= 0)
+        uvm__uffd_close(c->uffd);
+    if (c->pagemap >= 0)
+        close(c->pagemap);
+}
+
 /* A chain that a thread of the parent was taking down (chain_destroy):
  * the child finishes it for its own copy of the range, so that no page
  * stays read-only without a trap and the range can be snapshotted or
@@ -243,14 +255,8 @@ static void child_finish(struct snap_chain *c)
     if (c->uffd < 0)
         child_protect(c, c->start, c->npages, 0);
     uvm__untrap(c->region);            /* EINVAL if the parent's did */
-    if (!atomic_load(&c->down)) {
-        if (c->budget)
-            uvm__map_budget_release(c->budget);
-        if (c->uffd >= 0)
-            uvm__uffd_close(c->uffd);
-        if (c->pagemap >= 0)
-            close(c->pagemap);
-    }
+    if (!atomic_load(&c->down))
+        chain_put_resources(c);
     errno = e;
 }
 
@@ -649,12 +655,7 @@ static void chain_destroy(struct snap_chain *c)
      * (.gone in region.c) rather than take it for a crash. */
     uvm__untrap(c->region);
     atomic_store(&c->down, 1);             /* a fork child leaves the rest */
-    if (c->budget)
-        uvm__map_budget_release(c->budget);
-    if (c->uffd >= 0)
-        uvm__uffd_close(c->uffd);
-    if (c->pagemap >= 0)
-        close(c->pagemap);
+    chain_put_resources(c);
 }
 
 /* ---- taking a snapshot ---- */
