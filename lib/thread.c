@@ -142,25 +142,36 @@ UVM_AS_SAFE static uint64_t boottime_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* When thread tid of this process started, CLOCK_BOOTTIME ns rounded down
- * to a clock tick (procfs), or 0 if unknown.  AS-safe: open, read, close. */
-UVM_AS_SAFE static uint64_t thread_start_ns(pid_t tid)
+/* Read /proc/self/task/<tid>/<name> (name at most 15 bytes) into buf,
+ * NUL-terminated: the bytes read, or <= 0.  AS-safe: open, read, close. */
+UVM_AS_SAFE static ssize_t task_file_read(pid_t tid, const char *name,
+                                          char *buf, size_t cap)
 {
-    char path[48] = "/proc/self/task/", num[12], buf[512];
+    char path[48] = "/proc/self/task/", num[12];
     size_t n = strlen(path), k = 0;
     for (unsigned v = (unsigned)tid; k == 0 || v != 0; v /= 10)
         num[k++] = (char)('0' + v % 10);
     while (k > 0)
         path[n++] = num[--k];
-    memcpy(path + n, "/stat", 6);
+    path[n++] = '/';
+    memcpy(path + n, name, strlen(name) + 1);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
+        return -1;
+    ssize_t got = read(fd, buf, cap - 1);
     close(fd);
-    if (got <= 0)
+    if (got > 0)
+        buf[got] = '\0';
+    return got;
+}
+
+/* When thread tid of this process started, CLOCK_BOOTTIME ns rounded down
+ * to a clock tick (procfs), or 0 if unknown.  AS-safe: open, read, close. */
+UVM_AS_SAFE static uint64_t thread_start_ns(pid_t tid)
+{
+    char buf[512];
+    if (task_file_read(tid, "stat", buf, sizeof buf) <= 0)
         return 0;
-    buf[got] = '\0';
     /* Fields after the command name, which may hold spaces and parens:
      * state is field 3, starttime field 22. */
     char *p = strrchr(buf, ')');
@@ -182,22 +193,10 @@ UVM_AS_SAFE static uint64_t thread_start_ns(pid_t tid)
  * need it (uvm__calls_wait), but it allocates nothing. */
 static int thread_blocked_sp(pid_t tid, uintptr_t *sp)
 {
-    char path[48] = "/proc/self/task/", num[12], buf[256];
-    size_t n = strlen(path), k = 0;
-    for (unsigned v = (unsigned)tid; k == 0 || v != 0; v /= 10)
-        num[k++] = (char)('0' + v % 10);
-    while (k > 0)
-        path[n++] = num[--k];
-    memcpy(path + n, "/syscall", 9);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0 || buf[0] < '-' || buf[0] > '9' || buf[0] == '/' ||
-        buf[0] == '.')
+    char buf[256];
+    if (task_file_read(tid, "syscall", buf, sizeof buf) <= 0 ||
+        buf[0] < '-' || buf[0] > '9' || buf[0] == '/' || buf[0] == '.')
         return 0;                              /* "running" or junk */
-    buf[got] = '\0';
     /* The last two words are sp and pc, in hexadecimal. */
     char *w[2] = { NULL, NULL };
     for (char *p = buf; *p; p++)
