@@ -153,7 +153,6 @@ static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gcv = PTHREAD_COND_INITIALIZER;  /* a chain died */
 static struct snap_chain *chains;      /* (g) */
 static pid_t forking;                  /* (g) the process in fork() */
-static struct snap_chain *unfinished;  /* a fork child's dying chains */
 
 /* fork() (version.c orders the library's locks): gmu, then every chain's
  * mu in list order, so that neither process inherits a chain half-way
@@ -290,8 +289,7 @@ static void snap_child_adopt(void)
             atomic_store(&c->readers[1], 0);
             *pp = c->next;
             pthread_mutex_unlock(&c->mu);
-            c->next = unfinished;      /* uvm__snap_atfork_child_late */
-            unfinished = c;
+            child_finish(c);           /* the thread records are gone */
             continue;
         }
         if (c->memobj)
@@ -301,18 +299,6 @@ static void snap_child_adopt(void)
             child_repair(c);
         }
         pp = &c->next;
-    }
-}
-
-/* Last in the child's fork handler (version.c), once the thread records
- * of the threads the child lacks are gone: untrapping waits for handlers
- * in flight, which it would otherwise look for in those records. */
-void uvm__snap_atfork_child_late(void)
-{
-    while (unfinished != NULL) {
-        struct snap_chain *c = unfinished;
-        unfinished = c->next;
-        child_finish(c);
     }
 }
 

@@ -92,7 +92,6 @@ UVM_HIDDEN int uvm__dirty_overlaps(uintptr_t start, uintptr_t end);
 /* fork() support: the snapshots', DIRTY's and MAP2's mutexes (version.c). */
 UVM_HIDDEN void uvm__snap_lock(void);
 UVM_HIDDEN void uvm__snap_unlock(void);
-UVM_HIDDEN void uvm__snap_atfork_child_late(void);
 UVM_HIDDEN void uvm__dirty_lock(void);
 UVM_HIDDEN void uvm__dirty_unlock(void);
 UVM_HIDDEN void uvm__memobj_lock(void);

@@ -59,17 +59,21 @@ static void atfork_parent(void)
     uvm__snap_unlock();
 }
 
+/* In the child, the process's identity comes first (the records of the
+ * threads it lacks, its own procfs descriptor), so that what the modules
+ * then do to repair their objects (a snapshot chain that a parent's thread
+ * was taking down is untrapped) never waits for a thread that is not
+ * there nor reads the parent's /proc. */
 static void atfork_child(void)
 {
+    uvm__thread_atfork_child();
+    uvm__vma_atfork_child();
     uvm__map_budget_unlock();
     uvm__region_reinit_child();
     uvm__memobj_unlock();
     uvm__dirty_unlock();
     uvm__snap_unlock();
-    uvm__thread_atfork_child();
-    uvm__vma_atfork_child();
     uvm__prot_uffd_atfork_child();
-    uvm__snap_atfork_child_late();
 }
 
 /* Runs before main() so that the fault path and AS-safe calls can read the
