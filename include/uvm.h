@@ -204,6 +204,21 @@ struct uvm_snap_stats {
  * A stale or foreign handle is EINVAL.  See uvm_snapshot(3).  Thread-safe,
  * not AS-safe. */
 UVM_EXPORT uvm_snap   *uvm_snapshot(void *addr, size_t len);
+
+/* The design of a snapshot chain, for uvm_snapshot2. */
+enum { UVM_SNAP_UNDO = 0,      /* copy-on-write, no copy of the range: what
+                                  uvm_snapshot does */
+       UVM_SNAP_TRACKED = 1 }; /* tracked base (redo): the first snapshot
+                                  copies the range, later ones copy only
+                                  the pages written since the previous */
+
+/* uvm_snapshot2: uvm_snapshot with a design (flags: one of the above).
+ * The first snapshot of a range fixes its chain's design; every later
+ * snapshot of the range must ask for the same one (uvm_snapshot asks for
+ * UVM_SNAP_UNDO).  The errors of uvm_snapshot, and EINVAL (unknown
+ * flags), EBUSY (the range has a chain of the other design).  Every
+ * uvm_snap_* call works on either kind.  See uvm_snapshot(3). */
+UVM_EXPORT uvm_snap   *uvm_snapshot2(void *addr, size_t len, unsigned flags);
 UVM_EXPORT int         uvm_snap_read(const uvm_snap *s, size_t off, void *buf,
                                      size_t len);
 UVM_EXPORT ssize_t     uvm_snap_diff(const uvm_snap *s, void **pages,

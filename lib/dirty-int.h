@@ -32,6 +32,9 @@ struct uvm__dirty_ops {
     int (*collect)(struct uvm_tracker *t, struct uvm__dirty_sink *s);
     /* Stop tracking; never fails. */
     void (*stop)(struct uvm_tracker *t);
+    /* Move written pages into the sink like collect, but leave them
+     * written (nothing re-armed, nothing cleared). */
+    int (*peek)(struct uvm_tracker *t, struct uvm__dirty_sink *s);
 };
 
 struct uvm_tracker {
@@ -113,6 +116,18 @@ UVM_HIDDEN extern const struct uvm__dirty_ops uvm__dirty_mprotect;
 /* Does the uffd method work on this kernel, for this process?  A round
  * trip, run once and cached: 0 or -ENOTSUP.  Not AS-safe. */
 UVM_HIDDEN int uvm__dirty_uffd_probe(void);
+
+/* A tracker owned by another module (a tracked snapshot chain,
+ * snap-redo.c) rather than by a handle: t is the caller's memory.  Attach
+ * starts tracking [start, end) with the fastest method that works (as
+ * UVM_DIRTY_AUTO) and lists it, so that uvm_dirty_start and uvm_snapshot
+ * over the range fail with EEXIST as for any tracker, and fork() locks it.
+ * 0, -EEXIST, -ENOMEM, or a method's error.  Detach stops it and unlists
+ * it; never fails.  Neither is AS-safe.  Calls on t are the owner's to
+ * serialise (t->mu is taken only by fork). */
+UVM_HIDDEN int  uvm__dirty_attach(struct uvm_tracker *t, uintptr_t start,
+                                  uintptr_t end);
+UVM_HIDDEN void uvm__dirty_detach(struct uvm_tracker *t);
 
 /* Give [start, end), made read-only by an mprotect method (DIRTY's, or a
  * snapshot chain's), protection prot back: every piece still mapped

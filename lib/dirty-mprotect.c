@@ -239,6 +239,25 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
     return rc;
 }
 
+/* The set bits into the sink, left set: the pages stay written (and
+ * writable, as the handler left them). */
+static int mp_peek(struct uvm_tracker *t, struct uvm__dirty_sink *s)
+{
+    for (size_t w = 0; w < t->u.mp.nwords && !uvm__sink_full(s); w++) {
+        unsigned long x = atomic_load(&t->u.mp.bits[w]);
+        uintptr_t base = t->start + w * WORD_BITS * uvm__page_size;
+        for (; x != 0; x &= x - 1) {
+            uintptr_t page = base + (uintptr_t)__builtin_ctzl(x) *
+                                        uvm__page_size;
+            if ((uvm__sink_full(s) || uvm__sink_room_runs(s) == 0) &&
+                !uvm__sink_extends(s, page))
+                return 0;
+            uvm__sink_put(s, page, 1);
+        }
+    }
+    return 0;
+}
+
 static void mp_stop(struct uvm_tracker *t)
 {
     /* Writable first, then no trap: in the other order a write between
@@ -254,4 +273,5 @@ const struct uvm__dirty_ops uvm__dirty_mprotect = {
     .start = mp_start,
     .collect = mp_collect,
     .stop = mp_stop,
+    .peek = mp_peek,
 };

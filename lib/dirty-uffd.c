@@ -88,16 +88,16 @@ static int uffd_start(struct uvm_tracker *t)
     return 0;
 }
 
-/* One PAGEMAP_SCAN that reports written pages from *cursor on and
- * write-protects what it reported.  Returns the regions filled, or a
+/* One PAGEMAP_SCAN that reports written pages from *cursor on and, with
+ * PM_SCAN_WP_MATCHING in flags, write-protects what it reported.  Returns the regions filled, or a
  * negative errno. */
 static long uffd_scan(struct uvm_tracker *t, uintptr_t from,
                       struct page_region *vec, size_t vec_len,
-                      size_t max_pages, uintptr_t *walk_end)
+                      size_t max_pages, uint64_t flags, uintptr_t *walk_end)
 {
     struct pm_scan_arg a = {
         .size = sizeof a,
-        .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+        .flags = flags | PM_SCAN_CHECK_WPASYNC,
         .start = from,
         .end = t->end,
         .vec = (uintptr_t)vec,
@@ -113,7 +113,10 @@ static long uffd_scan(struct uvm_tracker *t, uintptr_t from,
     return n;
 }
 
-static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
+/* The written pages into the sink, re-arming them (flags
+ * PM_SCAN_WP_MATCHING) or not (0). */
+static int uffd_walk(struct uvm_tracker *t, struct uvm__dirty_sink *s,
+                     uint64_t flags)
 {
     uintptr_t cur = t->start, walk_end;
     if (t->pid != getpid())
@@ -121,7 +124,7 @@ static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
                                   on the parent's address space */
     if (s->max == 0) {
         /* Reset only: re-protect everything written, report nothing. */
-        long n = uffd_scan(t, cur, NULL, 0, 0, &walk_end);
+        long n = uffd_scan(t, cur, NULL, 0, 0, flags, &walk_end);
         return n < 0 ? (int)n : 0;
     }
     struct page_region vec[SCAN_VEC];
@@ -132,7 +135,8 @@ static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
         size_t max_pages = uvm__sink_room_pages(s);
         if (max_pages == SIZE_MAX)
             max_pages = 0;                              /* no page limit */
-        long n = uffd_scan(t, cur, vec, vec_len, max_pages, &walk_end);
+        long n = uffd_scan(t, cur, vec, vec_len, max_pages, flags,
+                           &walk_end);
         if (n < 0)
             return (int)n;
         for (long i = 0; i < n; i++)
@@ -144,6 +148,16 @@ static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
         cur = walk_end;
     }
     return 0;
+}
+
+static int uffd_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
+{
+    return uffd_walk(t, s, PM_SCAN_WP_MATCHING);
+}
+
+static int uffd_peek(struct uvm_tracker *t, struct uvm__dirty_sink *s)
+{
+    return s->max == 0 ? 0 : uffd_walk(t, s, 0);
 }
 
 static void uffd_stop(struct uvm_tracker *t)
@@ -161,6 +175,7 @@ const struct uvm__dirty_ops uvm__dirty_uffd = {
     .start = uffd_start,
     .collect = uffd_collect,
     .stop = uffd_stop,
+    .peek = uffd_peek,
 };
 
 /* ---- the probe: one real round trip ---- */

@@ -205,6 +205,38 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
     return handle;
 }
 
+int uvm__dirty_attach(struct uvm_tracker *t, uintptr_t start, uintptr_t end)
+{
+    memset(t, 0, sizeof *t);
+    pthread_mutex_init(&t->mu, NULL);
+    t->start = start;
+    t->end = end;
+    t->npages = (end - start) / uvm__page_size;
+    t->pid = getpid();
+    pthread_mutex_lock(&mu);
+    int rc = live_overlaps(start, end) ? -EEXIST
+                                       : dirty_start_method(t, UVM_DIRTY_AUTO);
+    if (rc == 0) {
+        atomic_store(&t->sig, UVM_SIG_TRACKER);
+        t->next = live;
+        live = t;
+    }
+    pthread_mutex_unlock(&mu);
+    if (rc < 0)
+        pthread_mutex_destroy(&t->mu);
+    return rc;
+}
+
+void uvm__dirty_detach(struct uvm_tracker *t)
+{
+    pthread_mutex_lock(&mu);
+    atomic_store(&t->sig, UVM_SIG_DEAD);
+    live_remove(t);
+    t->ops->stop(t);
+    pthread_mutex_unlock(&mu);
+    pthread_mutex_destroy(&t->mu);
+}
+
 /* Resolve the handle *tp (pool.h) and lock its tracker if live: *tp is
  * then the tracker; 0, or -EINVAL.  Resolved again under the tracker's
  * lock: a release and reuse of the slot in between changes its serial. */

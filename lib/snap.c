@@ -8,7 +8,8 @@
  * snapshotted range), the owner table and the buckets of each chain,
  * collapse, and errno for the uvm_snap_* entry points.  The store, the
  * journal and grace periods are snap-store.c's, the fault path and the
- * write-protection snap-fault.c's, views snap-view.c's.
+ * write-protection snap-fault.c's, views snap-view.c's, the tracked
+ * (redo) design's base and tracker snap-redo.c's.
  *
  * Design (see also uvm_snapshot(3)).  The strategy is Mach's asymmetric
  * "copy object" (push-on-write, QEMU's background snapshot): the live range
@@ -20,7 +21,12 @@
  * whose WP mode (sync or async) is per descriptor, so the two cannot be
  * mixed; so with fresh pages written every epoch, every write pays one
  * synchronous fault whatever the design (measured bounds in
- * bench/uvm-bench-snap.c).
+ * bench/uvm-bench-snap.c).  That is the default; a program that can pay
+ * one copy of the range up front may ask for the other trade instead
+ * (UVM_SNAP_TRACKED): a chain whose "live page" is a base copy kept up to
+ * date by DIRTY, with the same versions, tags and collapse (snap-redo.c).
+ * A chain is of one design for its life (.obj.chain); the other design
+ * asking for its range is EBUSY.
  *
  *  .obj.chain   All snapshots of one range form a chain, oldest to newest,
  *               each with a generation number gen (strictly increasing).
@@ -251,6 +257,12 @@ static void chain_put_resources(struct snap_chain *c)
 static void child_finish(struct snap_chain *c)
 {
     int e = errno;
+    if (c->tracked) {                  /* a tracker fork left attached */
+        if (!atomic_load(&c->down))
+            uvm__snap_redo_stop(c);
+        errno = e;
+        return;
+    }
     if (c->uffd < 0)
         child_protect(c, c->start, c->npages, 0);
     uvm__untrap(c->region);            /* EINVAL if the parent's did */
@@ -292,7 +304,13 @@ static void snap_child_adopt(void)
             child_finish(c);           /* the thread records are gone */
             continue;
         }
-        if (c->memobj)
+        if (c->tracked) {
+            /* A private range tracked with mprotect is the child's own
+             * copy, tracker and all; a userfaultfd tracker acts on the
+             * parent, and shared memory is the parent's (uvm(7)). */
+            if (!c->memobj && c->trk.ops == &uvm__dirty_mprotect)
+                c->pid = self;
+        } else if (c->memobj)
             child_orphan(c);
         else if (c->uffd < 0) {
             c->pid = self;
@@ -471,6 +489,7 @@ static void chain_free(struct snap_chain *c)
 {
     while (atomic_load(&c->pins) != 0)
         sched_yield();          /* waiters let mu go at once (chain_lock) */
+    uvm__snap_redo_stop(c);            /* (its memory; stopped already) */
     uvm__snap_store_fini(c);
     if (c->state) munmap((void *)c->state, c->npages);
     if (c->head) munmap((void *)c->head, c->npages * sizeof *c->head);
@@ -617,6 +636,34 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     return 0;
 }
 
+/* A new tracked chain (snap-redo.c): its tracker, then the base copy. */
+static int chain_new_tracked(uintptr_t start, uintptr_t end,
+                             struct snap_chain **out)
+{
+    struct snap_chain *c = NULL;
+    int prot = 0, rc = chain_alloc(start, end, &c);
+    if (rc < 0)
+        return rc;
+    c->tracked = 1;
+    /* A tracker may have made the range read-only: EEXIST, not EACCES,
+     * as for an undo chain (whose trap comes first). */
+    rc = uvm__dirty_overlaps(start, end) ? -EEXIST
+                                         : range_check(start, end, &prot);
+    if (rc == 0) {
+        c->prot = prot;
+        c->gen = 1;
+        atomic_store(&c->newest, 1);
+        atomic_store_explicit(&c->ready, 1, memory_order_release);
+        rc = uvm__snap_redo_start(c);
+    }
+    if (rc < 0) {
+        chain_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
 /* Take the chain down: write-enable everything, then untrap (which waits
  * for handlers in flight), then close; the memory is chain_free's.
  * With userfaultfd, unregistering write-enables the range in the same walk (an explicit UFFDIO_WRITEPROTECT
@@ -625,6 +672,14 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
  * already (ENOENT). */
 static void chain_destroy(struct snap_chain *c)
 {
+    if (c->tracked) {
+        /* The tracker knows its own fork story (dirty-uffd.c); the
+         * region goes with it. */
+        uvm__snap_redo_stop(c);
+        atomic_store(&c->down, 1);
+        chain_put_resources(c);
+        return;
+    }
     if (chain_foreign(c)) {
         /* A child: the descriptor acts on the parent; only our trap and
          * our reference to the descriptor go. */
@@ -694,8 +749,8 @@ static void link_newest(struct snap_chain *c, struct uvm_snap *s)
  * created (and is not linked yet).  -EAGAIN: a dying chain overlaps the
  * range (the last release of a range racing a new snapshot of it must
  * not make the new one fail with EEXIST). */
-static int chain_get(uintptr_t start, uintptr_t end, struct snap_chain **out,
-                     int *fresh)
+static int chain_get(uintptr_t start, uintptr_t end, int tracked,
+                     struct snap_chain **out, int *fresh)
 {
     *fresh = 0;
     for (struct snap_chain *x = chains; x != NULL; x = x->next) {
@@ -707,10 +762,13 @@ static int chain_get(uintptr_t start, uintptr_t end, struct snap_chain **out,
             return -ECHILD;        /* the parent's: release it first */
         if (x->start != start || x->end != end)
             return -EEXIST;
+        if (x->tracked != tracked)
+            return -EBUSY;         /* a chain of the other design */
         *out = x;                  /* join its chain */
         return 0;
     }
-    int rc = chain_new(start, end, out);
+    int rc = tracked ? chain_new_tracked(start, end, out)
+                     : chain_new(start, end, out);
     *fresh = rc == 0;
     return rc;
 }
@@ -718,6 +776,15 @@ static int chain_get(uintptr_t start, uintptr_t end, struct snap_chain **out,
 /* A new snapshot of an existing chain (mu). */
 static int snap_take(struct snap_chain *c, struct uvm_snap *s)
 {
+    if (c->tracked) {              /* snap-redo.c .take */
+        int rc = uvm__snap_redo_sync(c);
+        s->gen = ++c->gen;
+        link_newest(c, s);
+        atomic_store(&c->newest, s->gen);  /* no handler reads it */
+        c->last_pushes = c->epoch_pushes;
+        c->epoch_pushes = 0;
+        return rc;
+    }
     s->gen = ++c->gen;
     /* Linked first: a push tagged s->gen may be journaled as soon as the
      * gen is published, and must land in s's bucket. */
@@ -734,8 +801,14 @@ static int snap_take(struct snap_chain *c, struct uvm_snap *s)
 
 uvm_snap *uvm_snapshot(void *addr, size_t len)
 {
+    return uvm_snapshot2(addr, len, UVM_SNAP_UNDO);
+}
+
+uvm_snap *uvm_snapshot2(void *addr, size_t len, unsigned flags)
+{
     uvm__init();
-    if (addr == NULL || !uvm__aligned(addr) || len == 0 ||
+    int tracked = (flags & UVM_SNAP_TRACKED) != 0;
+    if ((flags & ~(unsigned)UVM_SNAP_TRACKED) != 0 || addr == NULL || !uvm__aligned(addr) || len == 0 ||
         (len & uvm__page_mask) != 0 || (uintptr_t)addr + len < len ||
         len / uvm__page_size > SNAP_MAX_PAGES) {
         uvm__fail(-EINVAL);
@@ -746,7 +819,7 @@ uvm_snap *uvm_snapshot(void *addr, size_t len)
     int fresh = 0, rc;
     pthread_mutex_lock(&gmu);
     for (;;) {
-        rc = chain_get(start, end, &c, &fresh);
+        rc = chain_get(start, end, tracked, &c, &fresh);
         if (rc == -EAGAIN) {
             pthread_cond_wait(&gcv, &gmu);
             continue;
@@ -809,6 +882,11 @@ static int in_range(const struct snap_chain *c, const void *p, size_t n)
 static int read_page(struct snap_chain *c, size_t i, uint64_t g, void *dst,
                      size_t off, size_t n, int check)
 {
+    if (c->tracked) {              /* the store holds every page */
+        memcpy(dst, snap_slot_mem(c, uvm__snap_redo_slot(c, i, g) - 1) + off,
+               n);
+        return 0;
+    }
     for (;;) {
         uint32_t v = uvm__snap_lookup(c, i, g);
         if (v != SNAP_NONE) {
@@ -964,6 +1042,11 @@ ssize_t uvm_snap_diff(const uvm_snap *s, void **pages, size_t max)
     }
     const uint32_t *pg = c->seen;
     size_t npg = seen_pages(c, s), n = 0;
+    if (c->tracked) {
+        ssize_t r = uvm__snap_redo_diff(c, s->gen, pg, npg, pages, max);
+        pthread_mutex_unlock(&c->mu);
+        return r < 0 ? uvm__fail((int)r) : r;
+    }
     for (size_t k = 0; k < npg && n < max; k++) {
         uint32_t v = uvm__snap_lookup(c, pg[k], s->gen);
         char *live = (char *)(c->start + (size_t)pg[k] * PS());
@@ -1026,6 +1109,13 @@ int uvm_snap_restore(uvm_snap *s)
         return uvm__fail(rc);
     const uint32_t *pg = c->seen;
     size_t npg = seen_pages(c, s);
+    if (c->tracked) {
+        rc = uvm__snap_redo_restore(c, s->gen, pg, npg);
+        if (rc == 0)
+            CHAIN_CHECK(c, 1);
+        pthread_mutex_unlock(&c->mu);
+        return rc < 0 ? uvm__fail(rc) : 0;
+    }
     /* Nothing changes if a page of s was lost (.lost): a version marked
      * lost, or a page s reads live that has lost its contents (it has no
      * version to restore from, and its live contents are not s's). */
@@ -1068,6 +1158,11 @@ static int save_chunk(struct snap_chain *c, size_t i, size_t n, uint64_t g,
                       char *buf)
 {
     unsigned char in[SAVE_PAGES];
+    if (c->tracked) {              /* no live page is read (.lost) */
+        for (size_t k = 0; k < n; k++)
+            read_page(c, i + k, g, buf + k * PS(), 0, PS(), 0);
+        return 0;
+    }
     int rc = c->uffd >= 0 ? chunk_lost(c, i, n, g)
              /* mprotect: only a hole is known (.lost) */
              : mincore((void *)(c->start + i * PS()), n * PS(), in) == 0
@@ -1256,7 +1351,9 @@ int uvm_snap_stats(const uvm_snap *s, struct uvm_snap_stats *st)
     memset(st, 0, sizeof *st);
     st->pages_stored = c->stored;
     st->chain_length = c->nsnaps;
-    st->bytes_held = st->pages_stored * PS();
+    /* A tracked chain holds the base besides: range + pages stored. */
+    st->bytes_held = (st->pages_stored + (c->tracked ? c->npages : 0)) *
+                     PS();
     st->cow_copies = c->cow;
     st->collapses = c->collapses;
     st->reserve_bytes = c->store.reserve > c->store.taken

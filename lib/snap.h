@@ -2,7 +2,7 @@
  * snap.h: what the files of the snapshot module share (snap.c, the chains
  * and the entry points; snap-store.c, the page store and the journal;
  * snap-fault.c, the fault path and the protection it changes; snap-view.c,
- * views).  Included by nothing else.  The design is in snap.c's header.
+ * views; snap-redo.c, the tracked design's base).  Included by nothing else.  The design is in snap.c's header.
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
@@ -15,6 +15,7 @@
 #define UVM_SNAP_H
 
 #include "uvm-int.h"
+#include "dirty-int.h"
 #include "sanitizer.h"
 
 #include <pthread.h>
@@ -149,6 +150,15 @@ struct snap_chain {
     size_t cow, collapses;            /* (mu) */
     size_t epoch_pushes, last_pushes; /* (mu) versions pushed this / last
                                          epoch: the reserve's size */
+    /* The tracked (redo) design, snap-redo.c: */
+    int tracked;                      /* (c) 1: a tracked chain */
+    uint32_t *base;                   /* (mu) per page: slot + 1 of its
+                                         newest copy, the base */
+    struct uvm_tracker trk;           /* (c) what was written since the
+                                         base was brought up to date;
+                                         calls under mu */
+    struct uvm_run *runs;             /* (mu) scratch: room for every run
+                                         of the range */
 };
 
 struct uvm_snap {
@@ -320,6 +330,32 @@ UVM_HIDDEN int uvm__snap_claim(struct snap_chain *c, size_t i);
 
 UVM_HIDDEN int  uvm__snap_view_make(struct uvm_snap *s);
 UVM_HIDDEN void uvm__snap_view_drop(struct uvm_snap *s);
+
+/* ---- snap-redo.c: the tracked (redo) design ---- */
+
+/* Start tracking the chain's range and copy it into the base (mu, or not
+ * yet shared).  0, -EEXIST (a tracker, trap region or userfaultfd has the
+ * range), -ENOMEM.  On failure the caller frees the chain. */
+UVM_HIDDEN int  uvm__snap_redo_start(struct snap_chain *c);
+/* Stop tracking; the memory is chain_free's. */
+UVM_HIDDEN void uvm__snap_redo_stop(struct snap_chain *c);
+/* Is the tracker still attached (a fork child: the parent's thread may
+ * have stopped it before fork)? */
+UVM_HIDDEN int  uvm__snap_redo_attached(const struct snap_chain *c);
+/* Bring the base up to date with the live range (mu): the pages written
+ * since the last call are copied, one copy each.  0 or a negative errno
+ * (what was collected before the error is copied). */
+UVM_HIDDEN int  uvm__snap_redo_sync(struct snap_chain *c);
+/* The slot (+ 1) holding page i as snapshot gen g sees it (mu). */
+UVM_HIDDEN uint32_t uvm__snap_redo_slot(const struct snap_chain *c,
+                                        size_t i, uint64_t g);
+/* uvm_snap_restore and uvm_snap_diff of a tracked chain (mu); vpg, nv:
+ * the pages with a version that gen g sees (seen_pages in snap.c). */
+UVM_HIDDEN int  uvm__snap_redo_restore(struct snap_chain *c, uint64_t g,
+                                       const uint32_t *vpg, size_t nv);
+UVM_HIDDEN ssize_t uvm__snap_redo_diff(struct snap_chain *c, uint64_t g,
+                                       const uint32_t *vpg, size_t nv,
+                                       void **pages, size_t max);
 
 /* ---- snap.c ---- */
 

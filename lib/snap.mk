@@ -3,13 +3,20 @@
 
 # lib/snap.c is listed in Makefile.am; the rest of the module is here.
 lib_libuvm_la_SOURCES += lib/snap.h lib/snap-store.c lib/snap-fault.c \
-	lib/snap-view.c
+	lib/snap-view.c lib/snap-redo.c
 
 check_PROGRAMS += tests/test-snap
 TESTS += tests/test-snap
 tests_test_snap_SOURCES = tests/test-snap.c tests/testutil.h
 tests_test_snap_CFLAGS = $(TEST_CFLAGS)
 tests_test_snap_LDADD = $(TEST_LIBS)
+
+# The tracked (redo) design's own cases (snap-redo.c).
+check_PROGRAMS += tests/test-snap-redo
+TESTS += tests/test-snap-redo
+tests_test_snap_redo_SOURCES = tests/test-snap-redo.c tests/testutil.h
+tests_test_snap_redo_CFLAGS = $(TEST_CFLAGS)
+tests_test_snap_redo_LDADD = $(TEST_LIBS)
 
 # The long randomized run (>= 10^5 operations).
 .PHONY: check-long

@@ -7,7 +7,7 @@
  * Every kind of live object the library hands out -- a trap region whose
  * page is protected through mprotect (PROT_NONE), one protected write-only
  * (the userfaultfd path where the kernel has it), a DIRTY tracker of each
- * method, a snapshot chain, a MAP2 object -- times each thing a child may
+ * method, a snapshot chain of each design, a MAP2 object -- times each thing a child may
  * do with it: nothing, use it, release it.  While the parent forks, a busy
  * thread of the parent is inside the library on objects of its own (trap
  * churn, write-only protection with faults, DIRTY scans of both methods,
@@ -40,12 +40,12 @@
 #define CHILD_SECS  10     /* a child's deadline */
 
 enum kind { K_REGION_NONE, K_REGION_RO, K_TRACK_UFFD, K_TRACK_MPROTECT,
-            K_SNAP, K_MAP2, NKINDS };
+            K_SNAP, K_SNAP_TRACKED, K_MAP2, NKINDS };
 enum act  { A_NOTHING, A_USE, A_RELEASE, NACTS };
 
 static const char *const kind_name[NKINDS] = {
     "region PROT_NONE", "region PROT_READ", "tracker uffd",
-    "tracker mprotect", "snapshot", "MAP2"
+    "tracker mprotect", "snapshot", "tracked snapshot", "MAP2"
 };
 static const char *const act_name[NACTS] = { "nothing", "use", "release" };
 
@@ -121,8 +121,10 @@ static void obj_setup(struct obj *o, enum kind k)
         }
         ck_assert_int_eq(uvm_dirty(o->tracker, NULL, 0), 0);
         break;
-    case K_SNAP:
-        o->snap = uvm_snapshot(o->mem, o->npages * PS);
+    case K_SNAP: case K_SNAP_TRACKED:
+        o->snap = uvm_snapshot2(o->mem, o->npages * PS,
+                                o->kind == K_SNAP_TRACKED ? UVM_SNAP_TRACKED
+                                                          : UVM_SNAP_UNDO);
         ck_assert_ptr_nonnull(o->snap);
         break;
     default:
@@ -149,7 +151,7 @@ static void obj_before_fork(struct obj *o)
     case K_TRACK_MPROTECT:
         poke(o->mem, 'a');                 /* page 0 is dirty at the fork */
         break;
-    case K_SNAP:
+    case K_SNAP: case K_SNAP_TRACKED:
         poke(o->mem, 'q');                 /* page 0 preserved at the fork */
         break;
     default:
@@ -192,7 +194,7 @@ static void child_use(struct obj *o)
         CHILD_CHECK(n >= 0 || errno == ECHILD);
         break;
     }
-    case K_SNAP: {
+    case K_SNAP: case K_SNAP_TRACKED: {
         poke(o->mem + 2 * PS, 'c');
         int rc = uvm_snap_read(o->snap, 2 * PS, buf, sizeof buf);
         CHILD_CHECK(CHILD_OK_OR_ECHILD(rc));
@@ -236,7 +238,7 @@ static void child_release(struct obj *o)
         /* a write after the stop must not kill the child */
         poke(o->mem + 5 * PS, 'c');
         break;
-    case K_SNAP:
+    case K_SNAP: case K_SNAP_TRACKED:
         CHILD_CHECK(uvm_snap_release(o->snap) == 0);
         poke(o->mem + 5 * PS, 'c');
         break;
@@ -276,7 +278,7 @@ static void parent_check(struct obj *o)
         ck_assert_ptr_eq(pages[1], o->mem + PS);
         break;
     }
-    case K_SNAP: {
+    case K_SNAP: case K_SNAP_TRACKED: {
         poke(o->mem + PS, 'r');
         for (size_t pg = 0; pg < o->npages; pg++) {
             ck_assert_int_eq(uvm_snap_read(o->snap, pg * PS, buf, PS), 0);
@@ -318,7 +320,7 @@ static void obj_teardown(struct obj *o)
         if (o->tracker)
             ck_assert_int_eq(uvm_dirty_stop(o->tracker), 0);
         break;
-    case K_SNAP:
+    case K_SNAP: case K_SNAP_TRACKED:
         ck_assert_int_eq(uvm_snap_release(o->snap), 0);
         break;
     case K_MAP2:

@@ -42,6 +42,8 @@ struct model {
     int nsnaps;
     uint64_t next_vid;
     unsigned seed;
+    unsigned flags;                      /* the design: uvm_snapshot2 */
+    uint64_t base_vid[NPAGES];           /* tracked: the base's instance */
 };
 
 struct writer {
@@ -84,14 +86,16 @@ static void model_writes(struct model *m)
 }
 
 /* Distinct (page, content instance) that a live snapshot needs and the
- * live range no longer holds: what the store must hold, no more. */
+ * live range (undo) or the base (tracked) no longer holds: what the store
+ * must hold, no more. */
 static size_t model_preserved(const struct model *m)
 {
     size_t n = 0;
     for (size_t p = 0; p < NPAGES; p++)
         for (int i = 0; i < m->nsnaps; i++) {
             uint64_t v = m->snaps[i].vid[p];
-            int seen = v == m->vid[p];
+            int seen = v == (m->flags == UVM_SNAP_TRACKED ? m->base_vid[p]
+                                                          : m->vid[p]);
             for (int j = 0; j < i && !seen; j++)
                 seen = m->snaps[j].vid[p] == v;
             n += !seen;
@@ -124,7 +128,9 @@ static void model_check(struct model *m, char *buf)
         ck_assert_int_eq(uvm_snap_stats(m->snaps[0].s, &st), 0);
         ck_assert_uint_eq(st.chain_length, (size_t)m->nsnaps);
         ck_assert_uint_eq(st.pages_stored, model_preserved(m));
-        ck_assert_uint_eq(st.bytes_held, st.pages_stored * PS);
+        /* A tracked chain holds the base too: range + pages stored. */
+        size_t base = m->flags == UVM_SNAP_TRACKED ? NPAGES : 0;
+        ck_assert_uint_eq(st.bytes_held, (st.pages_stored + base) * PS);
     }
 }
 
@@ -133,10 +139,11 @@ static void model_step(struct model *m)
     int op = rand_r(&m->seed) % 8;
     if (m->nsnaps == 0 || (op < 3 && m->nsnaps < MAXSNAPS)) {
         struct msnap *s = &m->snaps[m->nsnaps];
-        s->s = uvm_snapshot(m->live, NPAGES * PS);
+        s->s = uvm_snapshot2(m->live, NPAGES * PS, m->flags);
         ck_assert_ptr_nonnull(s->s);
         memcpy(s->ref, m->ref, NPAGES * PS);
         memcpy(s->vid, m->vid, sizeof s->vid);
+        memcpy(m->base_vid, m->vid, sizeof m->vid);     /* tracked */
         m->nsnaps++;
     } else if (op < 6) {
         int i = rand_r(&m->seed) % m->nsnaps;
@@ -150,7 +157,12 @@ static void model_step(struct model *m)
         struct msnap *s = &m->snaps[i];
         ck_assert_int_eq(uvm_snap_restore(s->s), 0);
         for (size_t p = 0; p < NPAGES; p++)
-            if (m->vid[p] != s->vid[p])
+            if (m->vid[p] == s->vid[p])
+                continue;
+            else if (m->flags == UVM_SNAP_TRACKED &&
+                     s->vid[p] == m->base_vid[p])
+                m->vid[p] = s->vid[p];   /* given its base back: clean */
+            else
                 m->vid[p] = ++m->next_vid;   /* a new instance of it */
         memcpy(m->ref, s->ref, NPAGES * PS);
     }
@@ -166,13 +178,16 @@ static unsigned test_seed(void)
     return seed;
 }
 
-static void run_model(char *live)
+static void run_model(char *live, unsigned flags)
 {
     const char *e = getenv("UVM_SNAP_OPS");
     long ops = e ? strtol(e, NULL, 0) : 4000;
     struct model *m = calloc(1, sizeof *m);
     ck_assert_ptr_nonnull(m);
     m->live = live;
+    m->flags = flags;
+    printf("test-snap: model of the %s design\n",
+           flags == UVM_SNAP_TRACKED ? "tracked" : "undo");
     m->seed = test_seed();
     m->ref = calloc(NPAGES, PS);
     char *buf = malloc(NPAGES * PS);
@@ -197,22 +212,23 @@ static void run_model(char *live)
     free(m);
 }
 
+/* Loop tests over both designs: _i is the uvm_snapshot2 flags. */
 START_TEST(random_model_private_anonymous)
 {
-    run_model(map_pages(NPAGES, PROT_READ | PROT_WRITE));
+    run_model(map_pages(NPAGES, PROT_READ | PROT_WRITE), (unsigned)_i);
 }
 END_TEST
 
 START_TEST(random_model_uvm_alloc)
 {
-    run_model(uvm_alloc(NPAGES * PS, PROT_READ | PROT_WRITE));
+    run_model(uvm_alloc(NPAGES * PS, PROT_READ | PROT_WRITE), (unsigned)_i);
 }
 END_TEST
 
 START_TEST(random_model_mprotect_fallback)
 {
     setenv("UVM_BACKEND", "mprotect", 1);
-    run_model(map_pages(NPAGES, PROT_READ | PROT_WRITE));
+    run_model(map_pages(NPAGES, PROT_READ | PROT_WRITE), (unsigned)_i);
 }
 END_TEST
 
@@ -318,13 +334,13 @@ static void *hammer_run(void *arg)
     return NULL;
 }
 
-static void save_while_writing(char *m, size_t n)
+static void save_while_writing(char *m, size_t n, unsigned flags)
 {
     for (size_t i = 0; i < n * PS; i += 64)
         m[i] = (char)(i / 64);
     char *ref = malloc(n * PS);
     memcpy(ref, m, n * PS);
-    uvm_snap *s = uvm_snapshot(m, n * PS);
+    uvm_snap *s = uvm_snapshot2(m, n * PS, flags);
     ck_assert_ptr_nonnull(s);
     struct hammer h[2] = { { m, n, 0, 1 }, { m, n, 0, 2 } };
     pthread_t t[2];
@@ -351,13 +367,15 @@ static void save_while_writing(char *m, size_t n)
 
 START_TEST(save_during_concurrent_writes_equals_the_snapshot)
 {
-    save_while_writing(map_pages(2048, PROT_READ | PROT_WRITE), 2048);
+    save_while_writing(map_pages(2048, PROT_READ | PROT_WRITE), 2048,
+                       (unsigned)_i);
 }
 END_TEST
 
 START_TEST(save_during_concurrent_writes_uvm_alloc)
 {
-    save_while_writing(uvm_alloc(2048 * PS, PROT_READ | PROT_WRITE), 2048);
+    save_while_writing(uvm_alloc(2048 * PS, PROT_READ | PROT_WRITE), 2048,
+                       (unsigned)_i);
 }
 END_TEST
 
@@ -1473,8 +1491,11 @@ static Suite *snap_suite(void)
     tcase_add_test(tc, last_release_during_writes_loses_nothing);
     suite_add_tcase(s, tc);
     tc = tcase_create("save");
-    tcase_add_test(tc, save_during_concurrent_writes_equals_the_snapshot);
-    tcase_add_test(tc, save_during_concurrent_writes_uvm_alloc);
+    /* Both designs: 0 UVM_SNAP_UNDO, 1 UVM_SNAP_TRACKED. */
+    tcase_add_loop_test(tc, save_during_concurrent_writes_equals_the_snapshot,
+                        UVM_SNAP_UNDO, UVM_SNAP_TRACKED + 1);
+    tcase_add_loop_test(tc, save_during_concurrent_writes_uvm_alloc,
+                        UVM_SNAP_UNDO, UVM_SNAP_TRACKED + 1);
     suite_add_tcase(s, tc);
     tc = tcase_create("seams");
     tcase_set_timeout(tc, 60);
@@ -1511,9 +1532,12 @@ static Suite *snap_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("model");
     tcase_set_timeout(tc, 0);
-    tcase_add_test(tc, random_model_private_anonymous);
-    tcase_add_test(tc, random_model_uvm_alloc);
-    tcase_add_test(tc, random_model_mprotect_fallback);
+    tcase_add_loop_test(tc, random_model_private_anonymous, UVM_SNAP_UNDO,
+                        UVM_SNAP_TRACKED + 1);
+    tcase_add_loop_test(tc, random_model_uvm_alloc, UVM_SNAP_UNDO,
+                        UVM_SNAP_TRACKED + 1);
+    tcase_add_loop_test(tc, random_model_mprotect_fallback, UVM_SNAP_UNDO,
+                        UVM_SNAP_TRACKED + 1);
     suite_add_tcase(s, tc);
     return s;
 }

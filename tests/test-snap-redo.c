@@ -1,0 +1,359 @@
+/*
+ * test-snap-redo.c: tracked-base (redo) snapshots (snap-redo.c).
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The libuvm authors.  See LICENSE.
+ *
+ * What only the tracked design has: its flags and the EBUSY of mixing
+ * designs, the base counted in bytes_held, a restore that leaves nothing
+ * for the next snapshot to copy, the guarantee for writes racing a take,
+ * and an unprivileged process.  The model test and the concurrent-save
+ * test run for both designs in test-snap.c, the fork matrix in
+ * test-fork.c.  Every test case is audited when it ends (testutil.h).
+ * Each test runs twice: with the default backend (userfaultfd WP_ASYNC
+ * where the kernel has it) and with UVM_BACKEND=mprotect.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define N 32
+
+static void backend_of(int i)
+{
+    if (i == 1)
+        setenv("UVM_BACKEND", "mprotect", 1);
+}
+
+static char *filled(size_t n, char c)
+{
+    char *m = map_pages(n, PROT_READ | PROT_WRITE);
+    memset(m, c, n * PS);
+    return m;
+}
+
+/* Every page of snapshot s reads as its reference copy. */
+static void reads_as(const uvm_snap *s, const char *ref, size_t n)
+{
+    char *buf = malloc(n * PS);
+    ck_assert_int_eq(uvm_snap_read(s, 0, buf, n * PS), 0);
+    ck_assert(memcmp(buf, ref, n * PS) == 0);
+    free(buf);
+}
+
+START_TEST(flags_other_than_a_design_are_einval)
+{
+    backend_of(_i);
+    char *m = filled(N, 'a');
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot2(m, N * PS, 2));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot2(m, N * PS, ~0u));
+    ck_assert_int_eq(errno, EINVAL);
+    /* Nothing was left behind: both designs can still have the range. */
+    uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    s = uvm_snapshot2(m, N * PS, UVM_SNAP_UNDO);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+}
+END_TEST
+
+START_TEST(a_chain_of_the_other_design_is_ebusy)
+{
+    backend_of(_i);
+    char *m = filled(N, 'a');
+    uvm_snap *u = uvm_snapshot(m, N * PS);
+    ck_assert_ptr_nonnull(u);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED));
+    ck_assert_int_eq(errno, EBUSY);
+    ck_assert_int_eq(uvm_snap_release(u), 0);
+    uvm_snap *t = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(t);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot(m, N * PS));
+    ck_assert_int_eq(errno, EBUSY);
+    /* A part of the range is EEXIST, as for an undo chain; a tracker too. */
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot2(m, PS, UVM_SNAP_TRACKED));
+    ck_assert_int_eq(errno, EEXIST);
+    errno = 0;
+    ck_assert_ptr_null(uvm_dirty_start(m, N * PS, UVM_DIRTY_AUTO));
+    ck_assert_int_eq(errno, EEXIST);
+    ck_assert_int_eq(uvm_snap_release(t), 0);
+    /* The last release gave the range back: a tracker may have it now. */
+    uvm_tracker *tr = uvm_dirty_start(m, N * PS, UVM_DIRTY_AUTO);
+    ck_assert_ptr_nonnull(tr);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED));
+    ck_assert_int_eq(errno, EEXIST);
+    ck_assert_int_eq(uvm_dirty_stop(tr), 0);
+}
+END_TEST
+
+START_TEST(bytes_held_is_the_range_plus_the_pages_stored)
+{
+    backend_of(_i);
+    char *m = filled(N, 'a');
+    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(a);
+    struct uvm_snap_stats st;
+    ck_assert_int_eq(uvm_snap_stats(a, &st), 0);
+    ck_assert_uint_eq(st.pages_stored, 0);
+    ck_assert_uint_eq(st.bytes_held, N * PS);
+    for (size_t p = 3; p < 6; p++)
+        m[p * PS] = 'b';
+    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(uvm_snap_stats(b, &st), 0);
+    ck_assert_uint_eq(st.chain_length, 2);
+    ck_assert_uint_eq(st.pages_stored, 3);     /* a's old pages */
+    ck_assert_uint_eq(st.bytes_held, (N + 3) * PS);
+    ck_assert_int_eq(uvm_snap_release(a), 0);  /* nobody sees them now */
+    ck_assert_int_eq(uvm_snap_stats(b, &st), 0);
+    ck_assert_uint_eq(st.pages_stored, 0);
+    ck_assert_uint_eq(st.bytes_held, N * PS);
+    ck_assert_int_eq(uvm_snap_release(b), 0);
+}
+END_TEST
+
+START_TEST(release_in_any_order_keeps_the_others)
+{
+    backend_of(_i);
+    enum { K = 5 };
+    static const int order[K] = { 2, 0, 4, 1, 3 };
+    char *m = filled(N, 0);
+    char *ref[K];
+    uvm_snap *s[K];
+    for (int k = 0; k < K; k++) {
+        for (size_t p = (size_t)k; p < N; p += 2)  /* overlapping writes */
+            m[p * PS + (size_t)k] = (char)('a' + k);
+        ref[k] = malloc(N * PS);
+        memcpy(ref[k], m, N * PS);
+        s[k] = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+        ck_assert_ptr_nonnull(s[k]);
+        m[(size_t)k * PS + 100] = 'x';             /* after it */
+    }
+    for (int r = 0; r < K; r++) {
+        ck_assert_int_eq(uvm_snap_release(s[order[r]]), 0);
+        s[order[r]] = NULL;
+        for (int k = 0; k < K; k++)
+            if (s[k] != NULL)
+                reads_as(s[k], ref[k], N);
+    }
+    for (int k = 0; k < K; k++)
+        free(ref[k]);
+}
+END_TEST
+
+START_TEST(restore_to_older_snapshots_and_back)
+{
+    backend_of(_i);
+    char *m = filled(N, 'a');
+    char *ra = malloc(N * PS), *rb = malloc(N * PS);
+    memcpy(ra, m, N * PS);
+    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    for (size_t p = 0; p < N; p += 3)
+        m[p * PS + 7] = 'b';
+    memcpy(rb, m, N * PS);
+    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    for (size_t p = 1; p < N; p += 4)              /* unsnapshotted writes */
+        m[p * PS + 9] = 'c';
+    void *pages[N];
+    ssize_t nd = uvm_snap_diff(a, pages, N);
+    ck_assert_int_gt(nd, 0);
+    ck_assert_int_eq(uvm_snap_restore(a), 0);
+    ck_assert(memcmp(m, ra, N * PS) == 0);
+    ck_assert_int_eq(uvm_snap_diff(a, pages, N), 0);
+    ck_assert_int_eq(uvm_snap_restore(b), 0);
+    ck_assert(memcmp(m, rb, N * PS) == 0);
+    ck_assert_int_eq(uvm_snap_diff(b, pages, N), 0);
+    /* The restores' own writes are tracked: a snapshot now is b's bytes. */
+    uvm_snap *c = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(c);
+    reads_as(c, rb, N);
+    ck_assert_int_eq(uvm_snap_restore(a), 0);
+    ck_assert(memcmp(m, ra, N * PS) == 0);
+    uvm_snap *d = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    reads_as(d, ra, N);
+    reads_as(c, rb, N);
+    reads_as(a, ra, N);
+    ck_assert_int_eq(uvm_snap_release(b), 0);
+    ck_assert_int_eq(uvm_snap_release(d), 0);
+    ck_assert_int_eq(uvm_snap_release(a), 0);
+    ck_assert_int_eq(uvm_snap_release(c), 0);
+    free(ra);
+    free(rb);
+}
+END_TEST
+
+/* The restore loop: pages given their base back are clean, so a snapshot
+ * taken right after a restore copies nothing and stores nothing. */
+START_TEST(restore_leaves_nothing_for_the_next_snapshot_to_copy)
+{
+    backend_of(_i);
+    char *m = filled(N, 'a');
+    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(a);
+    for (int run = 0; run < 4; run++) {
+        for (size_t p = (size_t)run; p < N; p += 5)
+            m[p * PS + (size_t)run] = 'w';
+        ck_assert_int_eq(uvm_snap_restore(a), 0);
+        for (size_t i = 0; i < N * PS; i += 512)
+            ck_assert_int_eq(m[i], 'a');
+    }
+    struct uvm_snap_stats st0, st;
+    ck_assert_int_eq(uvm_snap_stats(a, &st0), 0);
+    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(uvm_snap_stats(b, &st), 0);
+    ck_assert_uint_eq(st.pages_stored, 0);
+    ck_assert_uint_eq(st.cow_copies, st0.cow_copies);
+    ck_assert_int_eq(uvm_snap_release(a), 0);
+    ck_assert_int_eq(uvm_snap_release(b), 0);
+}
+END_TEST
+
+/* ---- writes racing a take ---- */
+
+struct counter { uint64_t *pages[N]; atomic_int stop; };
+
+/* Each page's first word counts up, one page after another: an 8-byte
+ * aligned store, never torn. */
+static void *count_run(void *arg)
+{
+    struct counter *k = arg;
+    for (uint64_t v = 1; !atomic_load(&k->stop); v++)
+        for (size_t p = 0; p < N; p++)
+            __atomic_store_n(k->pages[p], v, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static uint64_t word_of(const char *m, size_t p)
+{
+    return __atomic_load_n((const uint64_t *)(m + p * PS), __ATOMIC_RELAXED);
+}
+
+/* uvm_snapshot(3): every page of a tracked snapshot holds contents it
+ * had at some moment during the call. */
+START_TEST(writes_racing_a_take_are_seen_from_some_moment_of_the_call)
+{
+    backend_of(_i);
+    char *m = filled(N, 0);
+    struct counter k = { .stop = 0 };
+    for (size_t p = 0; p < N; p++)
+        k.pages[p] = (uint64_t *)(m + p * PS);
+    uvm_snap *first = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(first);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, count_run, &k), 0);
+    for (int round = 0; round < 200; round++) {
+        uint64_t before[N], after[N];
+        for (size_t p = 0; p < N; p++)
+            before[p] = word_of(m, p);
+        uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+        ck_assert_ptr_nonnull(s);
+        for (size_t p = 0; p < N; p++)
+            after[p] = word_of(m, p);
+        for (size_t p = 0; p < N; p++) {
+            uint64_t got;
+            ck_assert_int_eq(uvm_snap_read(s, p * PS, &got, sizeof got), 0);
+            ck_assert_msg(got >= before[p] && got <= after[p],
+                          "page %zu: %llu not in [%llu, %llu]", p,
+                          (unsigned long long)got,
+                          (unsigned long long)before[p],
+                          (unsigned long long)after[p]);
+        }
+        ck_assert_int_eq(uvm_snap_release(s), 0);
+    }
+    atomic_store(&k.stop, 1);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(uvm_snap_release(first), 0);
+}
+END_TEST
+
+/* ---- views and processes ---- */
+
+START_TEST(view_of_tracked_uvm_alloc_memory_is_the_snapshot)
+{
+    backend_of(_i);
+    char *m = uvm_alloc(N * PS, PROT_READ | PROT_WRITE);
+    memset(m, 'v', N * PS);
+    uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(s);
+    memset(m, 'w', N * PS);
+    const char *v = uvm_snap_view(s);
+    ck_assert_ptr_nonnull(v);
+    for (size_t i = 0; i < N * PS; i += 256)
+        ck_assert_int_eq(v[i], 'v');
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    char *a = map_pages(N, PROT_READ | PROT_WRITE);
+    s = uvm_snapshot2(a, N * PS, UVM_SNAP_TRACKED);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snap_view(s));
+    ck_assert_int_eq(errno, ENOTSUP);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+}
+END_TEST
+
+static void unprivileged_child(void)
+{
+    if (become_unprivileged() != 0)
+        _exit(2);
+    char *m = filled(N, 'u');
+    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    if (a == NULL)
+        _exit(3);
+    memset(m + 4 * PS, 'v', PS);
+    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    char x = 0, y = 0;
+    if (b == NULL || uvm_snap_read(a, 4 * PS, &x, 1) != 0 ||
+        uvm_snap_read(b, 4 * PS, &y, 1) != 0 || x != 'u' || y != 'v')
+        _exit(4);
+    if (uvm_snap_restore(a) != 0 || m[4 * PS] != 'u')
+        _exit(5);
+    _exit(uvm_snap_release(a) == 0 && uvm_snap_release(b) == 0 ? 0 : 6);
+}
+
+START_TEST(an_unprivileged_process_takes_tracked_snapshots)
+{
+    backend_of(_i);
+    char out[256];
+    int st = run_child(unprivileged_child, out, sizeof out);
+    ck_assert_msg(st == 0, "child exited %d: %s", st, out);
+}
+END_TEST
+
+static Suite *redo_suite(void)
+{
+    Suite *s = suite_create("snap-redo");
+    TCase *tc = tcase_create("api");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, flags_other_than_a_design_are_einval, 0, 2);
+    tcase_add_loop_test(tc, a_chain_of_the_other_design_is_ebusy, 0, 2);
+    tcase_add_loop_test(tc, bytes_held_is_the_range_plus_the_pages_stored,
+                        0, 2);
+    tcase_add_loop_test(tc, release_in_any_order_keeps_the_others, 0, 2);
+    tcase_add_loop_test(tc, restore_to_older_snapshots_and_back, 0, 2);
+    tcase_add_loop_test(tc,
+        restore_leaves_nothing_for_the_next_snapshot_to_copy, 0, 2);
+    tcase_add_loop_test(tc,
+        writes_racing_a_take_are_seen_from_some_moment_of_the_call, 0, 2);
+    tcase_add_loop_test(tc, view_of_tracked_uvm_alloc_memory_is_the_snapshot,
+                        0, 2);
+    tcase_add_loop_test(tc, an_unprivileged_process_takes_tracked_snapshots,
+                        0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(redo_suite());
+}
