@@ -77,8 +77,13 @@
  *               protects the range, and for every page re-protected): then
  *               the first snapshot's page is zeros, and a later one's if
  *               the page is a hole still (uvm__snap_live_empty).  With
- *               mprotect the protection is the mapping's, and nothing
- *               tells a dropped page from one never populated: not
+ *               mprotect the protection is the mapping's and stays; but
+ *               a page filled when protected that is a hole now was
+ *               dropped (uvm__snap_entry_lost), and the fault path looks
+ *               before it copies (a write to the hole faults).  Once the
+ *               program has read such a page, the kernel has mapped a
+ *               page of zeros of its own there (this kernel maps no
+ *               shared zero page: measured), and nothing tells: not
  *               detected (CAVEATS).
  *
  * Invariants (UVM_ASSERT in debug builds, chain_check; handlers may push
@@ -297,6 +302,10 @@ static void snap_child_adopt(void)
         else if (c->uffd < 0) {
             c->pid = self;
             child_repair(c);
+            /* the descriptor shows the parent's pages (.lost) */
+            if (c->pagemap >= 0)
+                close(c->pagemap);
+            c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
         }
         pp = &c->next;
     }
@@ -566,11 +575,10 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     c->gen = 1;                    /* the first snapshot's, seen by pushes */
     atomic_store(&c->newest, 1);
     int fd = uvm__snap_uffd_open(start, end - start);
-    if (fd >= 0) {
+    if (fd >= 0)
         c->uffd = fd;
-        /* .lost; unreadable (a non-dumpable process): not detected */
-        c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    }
+    /* .lost; unreadable (a non-dumpable process): not detected */
+    c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     rc = fd == -EEXIST ? fd : 0;
     /* mprotect splits the range, at worst into a mapping per page (every
      * other page written): reserve that up front (dirty-mprotect.c's
@@ -902,25 +910,27 @@ static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
     /* pagemap first, lookup second: a handler pushes a version before it
      * write-enables the page, so a mark gone that way has a version. */
     int check = 0;
-    for (size_t k = 0; k < n; k++)
-        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
+    for (size_t k = 0; k < n; k++) {
+        int lost = uvm__snap_entry_lost(c, i + k, e[k]);
+        /* mprotect: a hole that held nothing may be unmapped: the copy
+         * would fault, read_page's check looks */
+        int hole = !(e[k] & (SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP));
+        if ((lost || (c->uffd < 0 && hole)) &&
             uvm__snap_lookup(c, i + k, g) == SNAP_NONE) {
-            if (!uvm__snap_live_empty(c, i + k, g))
+            if (lost && !uvm__snap_live_empty(c, i + k, g))
                 return -EIO;
             check = 1;        /* zeros: read_page's check says so */
         }
+    }
     return check;
 }
 
 /* Has a page that snapshot gen g reads live lost its contents (.lost)?
  * -EIO or 0.  Such a page has no version, so the buckets cannot name it:
  * the range's pagemap is read, a chunk at a time (8 bytes a page: 2 MiB
- * for 1 GiB).  Only a userfaultfd chain can tell; pagemap unreadable:
- * not detected. */
+ * for 1 GiB).  Pagemap unreadable: not detected. */
 static int range_lost(struct snap_chain *c, uint64_t g)
 {
-    if (c->uffd < 0)
-        return 0;
     for (size_t i = 0; i < c->npages; i += SAVE_PAGES) {
         size_t n = c->npages - i < SAVE_PAGES ? c->npages - i : SAVE_PAGES;
         if (chunk_lost(c, i, n, g) < 0)
@@ -998,11 +1008,14 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
     }
     uint64_t newest = atomic_load(&c->newest);
     if (uvm__snap_live_needed(c, i, newest)) {
+        /* No fault vouched for this copy: the page must not be lost
+         * before it (with mprotect the copy maps a page) nor after it
+         * (.lost). */
+        int lost = uvm__snap_live_lost(c, i);
         uint32_t s = uvm__snap_slot_take(c);
         uvm__snap_push(c, i, s, newest);
-        /* No fault vouched for this copy: the mark must still be there
-         * after it (.lost). */
-        snap_slot_meta(c, s)->lost = (uint32_t)(uvm__snap_live_lost(c, i) &&
+        lost = lost || uvm__snap_live_lost(c, i);
+        snap_slot_meta(c, s)->lost = (uint32_t)(lost &&
                                                 !uvm__snap_live_empty(c, i,
                                                                       newest));
         uvm__snap_version_add(c, s);
@@ -1067,15 +1080,11 @@ static int write_all(int fd, const char *p, size_t n)
 static int save_chunk(struct snap_chain *c, size_t i, size_t n, uint64_t g,
                       char *buf)
 {
-    unsigned char in[SAVE_PAGES];
-    int rc = c->uffd >= 0 ? chunk_lost(c, i, n, g)
-             /* mprotect: only a hole is known (.lost) */
-             : mincore((void *)(c->start + i * PS()), n * PS(), in) == 0
-                   ? 0 : 1;
+    int rc = chunk_lost(c, i, n, g);
     int check = rc == 1;
     for (size_t k = 0; k < n && rc >= 0; k++)
         rc = read_page(c, i + k, g, buf + k * PS(), 0, PS(), check);
-    if (rc == 0 && !check && c->uffd >= 0)
+    if (rc == 0 && !check)
         rc = chunk_lost(c, i, n, g);
     return rc < 0 ? rc : 0;
 }
