@@ -63,6 +63,16 @@
  *               back the pages whose version S sees: O(pages stored since
  *               S).  uvm_snap_diff visits the same.
  *
+ *  .views      A chain of uvm_alloc memory protects the one view it was
+ *               taken through; a write through another view of the same
+ *               pages (uvm_map2) would change them with no fault, and the
+ *               snapshots would change with them.  So the chain pins the
+ *               object's window (memobj.c): uvm_snapshot of a window that
+ *               another view maps, and uvm_map2 of a pinned window, fail
+ *               with EBUSY.  Views the library does not know (a mapping
+ *               of /proc/self/fd, say) are not covered.  A fork child's
+ *               mapping is another view: .fork orphans it.
+ *
  *  .lost       The kernel can drop a PROT page's contents without a write
  *               fault (MADV_DONTNEED of private anonymous memory zeroes
  *               it; a later write then lands with no fault either).  No
@@ -243,6 +253,10 @@ static void chain_put_resources(struct snap_chain *c)
         uvm__uffd_close(c->uffd);
     if (c->pagemap >= 0)
         close(c->pagemap);
+    /* A fork child keeps its pins of shared memory (.views): the
+     * parent's snapshot may still need the pages. */
+    if (c->pid == getpid())
+        uvm__memobj_unpin(c);
 }
 
 /* A chain that a thread of the parent was taking down (chain_destroy):
@@ -565,6 +579,10 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     rc = c->region == NULL ? -errno : range_check(start, end, &prot);
     if (rc == 0 && uvm__dirty_overlaps(start, end))
         rc = -EEXIST;              /* a uffd tracker, seen without uffd */
+    /* Shared memory: the protection covers this view only, so no other
+     * view of its pages may exist while the chain does (.views). */
+    if (rc == 0 && c->memobj)
+        rc = uvm__memobj_pin(start, end, c);
     if (rc < 0) {
         if (c->region != NULL)
             uvm__untrap(c->region);
@@ -617,6 +635,7 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
             uvm__prot_change(start, c->npages, prot, 0);
         if (c->budget)
             uvm__map_budget_release(c->budget);
+        uvm__memobj_unpin(c);
         uvm__untrap(c->region);
         chain_free(c);
         return rc == -EBUSY ? -EEXIST : rc;
