@@ -56,6 +56,18 @@ struct vtab {
 static _Atomic(void *) vroot;     /* (a) struct vtab *, written under mu */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Windows of objects that a snapshot chain protects through one view
+ * (uvm__memobj_pin): a write through any other view would change the
+ * snapshot's pages behind that protection, so while a window is pinned it
+ * has no other view, and uvm_map2 of it is EBUSY.  (mu) */
+struct pin {
+    const struct uvm__memobj *obj;
+    size_t off, len;
+    const void *owner;
+};
+static struct pin *pins;          /* (mu) */
+static size_t npins, cappins;     /* (mu) */
+
 /* fork() (version.c orders the library's locks). */
 void uvm__memobj_lock(void) { pthread_mutex_lock(&mu); }
 void uvm__memobj_unlock(void) { pthread_mutex_unlock(&mu); }
@@ -201,10 +213,79 @@ static int vtab_covers(const struct vtab *t, uintptr_t a, uintptr_t b,
     }
 }
 
+/* Do windows [a, a + alen) and [b, b + blen) of an object meet? */
+static int window_meets(size_t a, size_t alen, size_t b, size_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+/* Is any of [off, off + len) of o pinned?  (mu) */
+static int pinned(const struct uvm__memobj *o, size_t off, size_t len)
+{
+    for (size_t k = 0; k < npins; k++)
+        if (pins[k].obj == o && window_meets(pins[k].off, pins[k].len,
+                                             off, len))
+            return 1;
+    return 0;
+}
+
+/* Drop the pins that match obj (if not NULL) or owner.  (mu) */
+static void pins_drop(const struct uvm__memobj *obj, const void *owner)
+{
+    size_t w = 0;
+    for (size_t k = 0; k < npins; k++)
+        if (!(obj != NULL ? pins[k].obj == obj : pins[k].owner == owner))
+            pins[w++] = pins[k];
+    npins = w;
+}
+
 static void memobj_destroy(struct uvm__memobj *o)
 {
+    pins_drop(o, NULL);       /* an address a new object may reuse */
     close(o->fd);
     free(o);
+}
+
+int uvm__memobj_pin(uintptr_t start, uintptr_t end, const void *owner)
+{
+    pthread_mutex_lock(&mu);
+    const struct vtab *t = atomic_load(&vroot);
+    long i = vtab_pos(t, start);
+    int rc = 0;
+    if (i < 0 || end > t->v[i].end) {
+        rc = -ENOENT;
+        goto out;
+    }
+    const struct uvm__view *v = &t->v[i];
+    size_t off = v->off + (start - v->start), len = end - start;
+    for (size_t j = 0; j < t->n; j++)
+        if (j != (size_t)i && t->v[j].obj == v->obj &&
+            window_meets(t->v[j].off, t->v[j].end - t->v[j].start,
+                         off, len)) {
+            rc = -EBUSY;              /* another view of these pages */
+            goto out;
+        }
+    if (npins == cappins) {
+        size_t cap = cappins ? 2 * cappins : 8;
+        struct pin *np = realloc(pins, cap * sizeof *np);
+        if (np == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        pins = np;
+        cappins = cap;
+    }
+    pins[npins++] = (struct pin){ v->obj, off, len, owner };
+out:
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+void uvm__memobj_unpin(const void *owner)
+{
+    pthread_mutex_lock(&mu);
+    pins_drop(NULL, owner);
+    pthread_mutex_unlock(&mu);
 }
 
 int uvm__memobj_alloc(size_t len, int prot, void **out)
@@ -270,10 +351,13 @@ int uvm__memobj_map2(uintptr_t addr, size_t len, int prot, void **out)
     } else {
         const struct uvm__view *v = &t->v[i];
         struct uvm__view nv = { 0, 0, v->obj, v->off + (addr - v->start) };
-        void *p = mmap(NULL, len, prot, MAP_SHARED, nv.obj->fd, (off_t)nv.off);
-        if (p == MAP_FAILED) {
+        void *p = MAP_FAILED;
+        if (pinned(nv.obj, nv.off, len))
+            rc = -EBUSY;                  /* a snapshot protects them */
+        else if ((p = mmap(NULL, len, prot, MAP_SHARED, nv.obj->fd,
+                           (off_t)nv.off)) == MAP_FAILED)
             rc = -errno;
-        } else {
+        if (rc == 0) {
             nv.start = (uintptr_t)p;
             nv.end = nv.start + len;
             rc = vtab_insert(&nv);

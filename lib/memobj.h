@@ -51,6 +51,14 @@ UVM_HIDDEN int uvm__memobj_alloc(size_t len, int prot, void **out);
  * consecutive offsets, else -EINVAL. */
 UVM_HIDDEN int uvm__memobj_map2(uintptr_t addr, size_t len, int prot,
                                 void **out);
+/* Pin the pages that [start, end), inside one view, maps for owner (a
+ * snapshot chain): -EBUSY if another view maps any of them, -ENOENT if
+ * the range is not inside one view, -ENOMEM.  While pinned, uvm_map2 of
+ * any of them is -EBUSY. */
+UVM_HIDDEN int uvm__memobj_pin(uintptr_t start, uintptr_t end,
+                               const void *owner);
+/* Drop owner's pins. */
+UVM_HIDDEN void uvm__memobj_unpin(const void *owner);
 /* Unmap [addr, addr+len), which must lie entirely in views, else -EINVAL;
  * an object goes away with its last view. */
 UVM_HIDDEN int uvm__memobj_free(uintptr_t addr, size_t len);

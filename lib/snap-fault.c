@@ -67,12 +67,27 @@ UVM_AS_SAFE int uvm__snap_live_needed(const struct snap_chain *c, size_t i,
            (h == SNAP_NONE || snap_slot_meta(c, h - 1)->a < newest);
 }
 
+UVM_AS_SAFE int uvm__snap_entry_lost(const struct snap_chain *c, size_t i,
+                                     uint64_t e)
+{
+    if (c->uffd >= 0)
+        return !(e & UVM_PAGEMAP_UFFD_WP);
+    /* mprotect: a page that held contents is a hole now.  Shared memory
+     * keeps its pages in the page cache whatever its mappings drop. */
+    return !c->memobj && c->filled[i] &&
+           !(e & (SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP));
+}
+
 UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
 {
     uintptr_t a = c->start + i * snap_ps();
-    if (c->uffd < 0) {            /* only a page unmapped is known lost */
+    if (c->uffd < 0) {            /* a page unmapped is lost */
         unsigned char in;
-        return mincore((void *)a, snap_ps(), &in) != 0 && errno == ENOMEM;
+        int e = errno;
+        int gone = mincore((void *)a, snap_ps(), &in) != 0 && errno == ENOMEM;
+        errno = e;
+        if (gone)
+            return 1;
     }
     if (c->pagemap < 0)
         return 0;
@@ -80,7 +95,7 @@ UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
     off_t off = (off_t)(a / snap_ps() * sizeof e);
     if (pread(c->pagemap, &e, sizeof e, off) != (ssize_t)sizeof e)
         return 0;                 /* cannot tell: assume it is intact */
-    return !(e & UVM_PAGEMAP_UFFD_WP);
+    return uvm__snap_entry_lost(c, i, e);
 }
 
 /* A page that held nothing when the first snapshot protected it and
@@ -142,7 +157,7 @@ UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
     struct snap_vmeta *m = snap_slot_meta(c, s);
     m->a = a;
     m->page = (uint32_t)i;
-    m->lost = 0;              /* a fault proves the mark (.lost) */
+    m->lost = 0;              /* the caller says otherwise (.lost) */
     uint32_t h = atomic_load(&c->head[i]);
     do
         atomic_store_explicit(&m->next, h, memory_order_relaxed);
@@ -338,8 +353,13 @@ UVM_AS_SAFE int uvm__snap_fault(const struct uvm_fault *f)
     uint64_t newest = atomic_load(&c->newest);
     uint32_t slot1 = SNAP_NONE;
     if (uvm__snap_live_needed(c, i, newest)) {
+        /* With userfaultfd a fault proves the mark (.lost); with mprotect
+         * a write to a page the kernel dropped faults all the same, and
+         * the copy would be zeros: look before the copy maps a page. */
+        int lost = c->uffd < 0 && uvm__snap_live_lost(c, i);
         uint32_t s = uvm__snap_slot_take(c);
         uvm__snap_push(c, i, s, newest);
+        snap_slot_meta(c, s)->lost = (uint32_t)lost;
         slot1 = s + 1;
     }
     int rc = uvm__snap_wp(c, (uintptr_t)f->page, 1, 0);

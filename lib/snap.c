@@ -69,6 +69,16 @@
  *               back the pages whose version S sees: O(pages stored since
  *               S).  uvm_snap_diff visits the same.
  *
+ *  .views      A chain of uvm_alloc memory protects the one view it was
+ *               taken through; a write through another view of the same
+ *               pages (uvm_map2) would change them with no fault, and the
+ *               snapshots would change with them.  So the chain pins the
+ *               object's window (memobj.c): uvm_snapshot of a window that
+ *               another view maps, and uvm_map2 of a pinned window, fail
+ *               with EBUSY.  Views the library does not know (a mapping
+ *               of /proc/self/fd, say) are not covered.  A fork child's
+ *               mapping is another view: .fork orphans it.
+ *
  *  .lost       The kernel can drop a PROT page's contents without a write
  *               fault (MADV_DONTNEED of private anonymous memory zeroes
  *               it; a later write then lands with no fault either).  No
@@ -83,8 +93,13 @@
  *               protects the range, and for every page re-protected): then
  *               the first snapshot's page is zeros, and a later one's if
  *               the page is a hole still (uvm__snap_live_empty).  With
- *               mprotect the protection is the mapping's, and nothing
- *               tells a dropped page from one never populated: not
+ *               mprotect the protection is the mapping's and stays; but
+ *               a page filled when protected that is a hole now was
+ *               dropped (uvm__snap_entry_lost), and the fault path looks
+ *               before it copies (a write to the hole faults).  Once the
+ *               program has read such a page, the kernel has mapped a
+ *               page of zeros of its own there (this kernel maps no
+ *               shared zero page: measured), and nothing tells: not
  *               detected (CAVEATS).
  *
  * Invariants (UVM_ASSERT in debug builds, chain_check; handlers may push
@@ -244,6 +259,10 @@ static void chain_put_resources(struct snap_chain *c)
         uvm__uffd_close(c->uffd);
     if (c->pagemap >= 0)
         close(c->pagemap);
+    /* A fork child keeps its pins of shared memory (.views): the
+     * parent's snapshot may still need the pages. */
+    if (c->pid == getpid())
+        uvm__memobj_unpin(c);
 }
 
 /* A chain that a thread of the parent was taking down (chain_destroy):
@@ -315,6 +334,10 @@ static void snap_child_adopt(void)
         else if (c->uffd < 0) {
             c->pid = self;
             child_repair(c);
+            /* the descriptor shows the parent's pages (.lost) */
+            if (c->pagemap >= 0)
+                close(c->pagemap);
+            c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
         }
         pp = &c->next;
     }
@@ -575,6 +598,10 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     rc = c->region == NULL ? -errno : range_check(start, end, &prot);
     if (rc == 0 && uvm__dirty_overlaps(start, end))
         rc = -EEXIST;              /* a uffd tracker, seen without uffd */
+    /* Shared memory: the protection covers this view only, so no other
+     * view of its pages may exist while the chain does (.views). */
+    if (rc == 0 && c->memobj)
+        rc = uvm__memobj_pin(start, end, c);
     if (rc < 0) {
         if (c->region != NULL)
             uvm__untrap(c->region);
@@ -585,11 +612,10 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
     c->gen = 1;                    /* the first snapshot's, seen by pushes */
     atomic_store(&c->newest, 1);
     int fd = uvm__snap_uffd_open(start, end - start);
-    if (fd >= 0) {
+    if (fd >= 0)
         c->uffd = fd;
-        /* .lost; unreadable (a non-dumpable process): not detected */
-        c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    }
+    /* .lost; unreadable (a non-dumpable process): not detected */
+    c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     rc = fd == -EEXIST ? fd : 0;
     /* mprotect splits the range, at worst into a mapping per page (every
      * other page written): reserve that up front (dirty-mprotect.c's
@@ -628,6 +654,7 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
             uvm__prot_change(start, c->npages, prot, 0);
         if (c->budget)
             uvm__map_budget_release(c->budget);
+        uvm__memobj_unpin(c);
         uvm__untrap(c->region);
         chain_free(c);
         return rc == -EBUSY ? -EEXIST : rc;
@@ -649,6 +676,9 @@ static int chain_new_tracked(uintptr_t start, uintptr_t end,
      * as for an undo chain (whose trap comes first). */
     rc = uvm__dirty_overlaps(start, end) ? -EEXIST
                                          : range_check(start, end, &prot);
+    /* Another view's writes would escape the tracker (.views). */
+    if (rc == 0 && c->memobj)
+        rc = uvm__memobj_pin(start, end, c);
     if (rc == 0) {
         c->prot = prot;
         c->gen = 1;
@@ -657,6 +687,8 @@ static int chain_new_tracked(uintptr_t start, uintptr_t end,
         rc = uvm__snap_redo_start(c);
     }
     if (rc < 0) {
+        uvm__snap_redo_stop(c);
+        uvm__memobj_unpin(c);
         chain_free(c);
         return rc;
     }
@@ -980,25 +1012,29 @@ static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
     /* pagemap first, lookup second: a handler pushes a version before it
      * write-enables the page, so a mark gone that way has a version. */
     int check = 0;
-    for (size_t k = 0; k < n; k++)
-        if (!(e[k] & UVM_PAGEMAP_UFFD_WP) &&
+    for (size_t k = 0; k < n; k++) {
+        int lost = uvm__snap_entry_lost(c, i + k, e[k]);
+        /* mprotect: a hole that held nothing may be unmapped: the copy
+         * would fault, read_page's check looks */
+        int hole = !(e[k] & (SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP));
+        if ((lost || (c->uffd < 0 && hole)) &&
             uvm__snap_lookup(c, i + k, g) == SNAP_NONE) {
-            if (!uvm__snap_live_empty(c, i + k, g))
+            if (lost && !uvm__snap_live_empty(c, i + k, g))
                 return -EIO;
             check = 1;        /* zeros: read_page's check says so */
         }
+    }
     return check;
 }
 
 /* Has a page that snapshot gen g reads live lost its contents (.lost)?
  * -EIO or 0.  Such a page has no version, so the buckets cannot name it:
  * the range's pagemap is read, a chunk at a time (8 bytes a page: 2 MiB
- * for 1 GiB).  Only a userfaultfd chain can tell; pagemap unreadable:
- * not detected. */
+ * for 1 GiB).  Pagemap unreadable: not detected. */
 static int range_lost(struct snap_chain *c, uint64_t g)
 {
-    if (c->uffd < 0)
-        return 0;
+    if (c->tracked)
+        return 0;                  /* snapshots read only copies */
     for (size_t i = 0; i < c->npages; i += SAVE_PAGES) {
         size_t n = c->npages - i < SAVE_PAGES ? c->npages - i : SAVE_PAGES;
         if (chunk_lost(c, i, n, g) < 0)
@@ -1081,11 +1117,14 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
     }
     uint64_t newest = atomic_load(&c->newest);
     if (uvm__snap_live_needed(c, i, newest)) {
+        /* No fault vouched for this copy: the page must not be lost
+         * before it (with mprotect the copy maps a page) nor after it
+         * (.lost). */
+        int lost = uvm__snap_live_lost(c, i);
         uint32_t s = uvm__snap_slot_take(c);
         uvm__snap_push(c, i, s, newest);
-        /* No fault vouched for this copy: the mark must still be there
-         * after it (.lost). */
-        snap_slot_meta(c, s)->lost = (uint32_t)(uvm__snap_live_lost(c, i) &&
+        lost = lost || uvm__snap_live_lost(c, i);
+        snap_slot_meta(c, s)->lost = (uint32_t)(lost &&
                                                 !uvm__snap_live_empty(c, i,
                                                                       newest));
         uvm__snap_version_add(c, s);
@@ -1157,20 +1196,16 @@ static int write_all(int fd, const char *p, size_t n)
 static int save_chunk(struct snap_chain *c, size_t i, size_t n, uint64_t g,
                       char *buf)
 {
-    unsigned char in[SAVE_PAGES];
     if (c->tracked) {              /* no live page is read (.lost) */
         for (size_t k = 0; k < n; k++)
             read_page(c, i + k, g, buf + k * PS(), 0, PS(), 0);
         return 0;
     }
-    int rc = c->uffd >= 0 ? chunk_lost(c, i, n, g)
-             /* mprotect: only a hole is known (.lost) */
-             : mincore((void *)(c->start + i * PS()), n * PS(), in) == 0
-                   ? 0 : 1;
+    int rc = chunk_lost(c, i, n, g);
     int check = rc == 1;
     for (size_t k = 0; k < n && rc >= 0; k++)
         rc = read_page(c, i + k, g, buf + k * PS(), 0, PS(), check);
-    if (rc == 0 && !check && c->uffd >= 0)
+    if (rc == 0 && !check)
         rc = chunk_lost(c, i, n, g);
     return rc < 0 ? rc : 0;
 }

@@ -311,10 +311,15 @@ UVM_HIDDEN int uvm__snap_fault(const struct uvm_fault *f);
  * or -EEXIST (another userfaultfd has the range). */
 UVM_HIDDEN int uvm__snap_uffd_open(uintptr_t start, size_t len);
 /* Has PROT page i lost its contents behind the chain's back (.lost)?
- * Only a userfaultfd chain can tell: its write-protection lives in the
- * page table entry, and whatever drops the page (MADV_DONTNEED, say)
- * drops the mark with it.  AS-safe. */
+ * With userfaultfd the write-protection lives in the page table entry,
+ * and whatever drops the page (MADV_DONTNEED, say) drops the mark with
+ * it; with mprotect a page unmapped, or one that held contents and is a
+ * hole now, is lost (one read since maps a page of zeros, and then
+ * nothing tells).  AS-safe. */
 UVM_HIDDEN int uvm__snap_live_lost(const struct snap_chain *c, size_t i);
+/* The same, from page i's pagemap entry e.  AS-safe. */
+UVM_HIDDEN int uvm__snap_entry_lost(const struct snap_chain *c, size_t i,
+                                    uint64_t e);
 /* Page i lost its mark (.lost) and snapshot gen g reads it live: is its
  * page zeros all the same (it held nothing when it was protected, and it
  * is g's first protection, or it holds nothing still)?  Under mu. */

@@ -302,6 +302,29 @@ START_TEST(view_of_tracked_uvm_alloc_memory_is_the_snapshot)
 }
 END_TEST
 
+/* Another view's writes would escape the tracker: a tracked chain holds
+ * its pages against uvm_map2 as an undo chain does. */
+START_TEST(a_tracked_chain_of_uvm_alloc_memory_refuses_other_views)
+{
+    backend_of(_i);
+    char *m = uvm_alloc(N * PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(m);
+    uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(s);
+    errno = 0;
+    ck_assert_ptr_null(uvm_map2(m, PS, PROT_READ | PROT_WRITE));
+    ck_assert_int_eq(errno, EBUSY);
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    char *v = uvm_map2(m, PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(v);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED));
+    ck_assert_int_eq(errno, EBUSY);
+    ck_assert_int_eq(uvm_free(v, PS), 0);
+    ck_assert_int_eq(uvm_free(m, N * PS), 0);
+}
+END_TEST
+
 static void unprivileged_child(void)
 {
     if (become_unprivileged() != 0)
@@ -347,6 +370,8 @@ static Suite *redo_suite(void)
         writes_racing_a_take_are_seen_from_some_moment_of_the_call, 0, 2);
     tcase_add_loop_test(tc, view_of_tracked_uvm_alloc_memory_is_the_snapshot,
                         0, 2);
+    tcase_add_loop_test(tc,
+        a_tracked_chain_of_uvm_alloc_memory_refuses_other_views, 0, 2);
     tcase_add_loop_test(tc, an_unprivileged_process_takes_tracked_snapshots,
                         0, 2);
     suite_add_tcase(s, tc);

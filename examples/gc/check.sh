@@ -111,6 +111,14 @@ usage_error() {   # name, the word the message must name, then the command
 usage_error cli-not-a-number f.png $here/uvm-gc gcbench f.png
 usage_error cli-bt-not-a-number 1x $here/uvm-gc binary-trees 1x
 usage_error cli-unknown-workload nosuch $here/uvm-gc --mode vm nosuch 3
+usage_error cli-heap-suffix 1g $here/uvm-gc --heap 1g gcbench
+usage_error cli-negative-batch -1 $here/uvm-gc gcbench --batch -1
+if $bound $here/uvm-gc --help > "$tmp/help.out" 2>&1 &&
+   grep -q '^usage: uvm-gc' "$tmp/help.out"; then
+    echo "ok   cli-help"
+else
+    echo "FAIL cli-help (want usage on stdout, exit 0)"; fail=1
+fi
 
 # All modes in one run, with the CSV report and (when gnuplot exists) a plot.
 run all $here/uvm-gc --csv --report "$tmp/all.csv" --plot "$tmp/all.png" \

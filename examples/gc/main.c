@@ -17,14 +17,17 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void usage(void)
+/* The usage text: on stdout with status 0 (--help), else on stderr with
+ * status 2 (a usage error). */
+static void usage_exit(int status)
 {
-    fprintf(stderr,
+    fprintf(status == 0 ? stdout : stderr,
 "usage: uvm-gc [options] gcbench [STRETCH LONGLIVED MAXDEPTH ARRAYSIZE]\n"
 "       uvm-gc [options] binary-trees N\n"
 "       uvm-gc [options] graph [NODES STEPS]   (default 32768 8000000)\n"
@@ -50,9 +53,15 @@ static void usage(void)
 "  --rt-pauses              run flips, increments and traps SCHED_FIFO\n"
 "                           (needs CAP_SYS_NICE): pauses without the\n"
 "                           host's preemption, a diagnostic\n"
+"  -h, --help               print this and exit\n"
 "options may also follow the workload; with --mode all and --concurrent,\n"
 "vm runs both plain and concurrent\n");
-    exit(2);
+    exit(status);
+}
+
+static void usage(void)
+{
+    usage_exit(2);
 }
 
 struct job {
@@ -199,6 +208,32 @@ static long number(const char *workload, const char *arg)
     return v;
 }
 
+/* An option's count: a whole number >= min, else a usage error naming
+ * the option (a negative count must not wrap to a huge unsigned one). */
+static unsigned count(const char *opt, const char *arg, long min)
+{
+    long v = number(opt, arg);
+    if (v < min || v > (long)UINT_MAX) {
+        fprintf(stderr, "uvm-gc: %s: '%s' is out of range\n", opt, arg);
+        usage();
+    }
+    return (unsigned)v;
+}
+
+/* --heap's megabytes: a positive decimal number, all of it. */
+static double megabytes(const char *arg)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno != 0 || end == arg || *end != '\0' || !(v > 0) ||
+        v > 1048576.0) {
+        fprintf(stderr, "uvm-gc: --heap: '%s' is not a size in MB\n", arg);
+        usage();
+    }
+    return v;
+}
+
 /* An option's value; a missing one is a usage error. */
 static const char *value(int argc, char **argv, int *i)
 {
@@ -231,11 +266,12 @@ static int parse(int argc, char **argv, struct job *j, struct opts *o,
         if (!strcmp(a, "--")) opts_done = 1;
         else if (!strcmp(a, "--mode")) o->mode = value(argc, argv, &i);
         else if (!strcmp(a, "--concurrent")) j->concurrent = 1;
-        else if (!strcmp(a, "--heap")) o->heap_mb = atof(value(argc, argv, &i));
-        else if (!strcmp(a, "-k")) j->k = (unsigned)number("-k", value(argc, argv, &i));
-        else if (!strcmp(a, "--batch")) j->batch = (unsigned)number("--batch", value(argc, argv, &i));
-        else if (!strcmp(a, "--prot-chunk")) j->prot_chunk = (unsigned)number("--prot-chunk", value(argc, argv, &i));
-        else if (!strcmp(a, "--incr-us")) j->incr_us = (unsigned)number("--incr-us", value(argc, argv, &i));
+        else if (!strcmp(a, "--heap")) o->heap_mb = megabytes(value(argc, argv, &i));
+        else if (!strcmp(a, "-k")) j->k = count("-k", value(argc, argv, &i), 1);
+        else if (!strcmp(a, "--batch")) j->batch = count("--batch", value(argc, argv, &i), 1);
+        else if (!strcmp(a, "--prot-chunk")) j->prot_chunk = count("--prot-chunk", value(argc, argv, &i), 1);
+        else if (!strcmp(a, "--incr-us")) j->incr_us = count("--incr-us", value(argc, argv, &i), 0);
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage_exit(0);
         else if (!strcmp(a, "--csv")) o->csv = 1;
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if (!strcmp(a, "--breakdown")) o->breakdown = 1;
