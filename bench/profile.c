@@ -287,6 +287,63 @@ static void measure_uffd(struct bench_profile *p, int n)
         munmap(u.mem, PROF_PAGES * ps);
 }
 
+/* The floor of a tracked snapshot's scan: one PAGEMAP_SCAN that reports
+ * the written pages of [p, p + len) and write-protects them again, the
+ * range registered with a WP_ASYNC userfaultfd of its own and nwritten
+ * pages written (spread) before each of reps scans.  The median, in ms,
+ * or -1 (no WP_ASYNC, no PAGEMAP_SCAN).  The range must have no
+ * userfaultfd: a benchmark calls this between its own uses of it. */
+double profile_scan_ms(char *p, size_t len, size_t nwritten, int reps)
+{
+    char na[128];
+    double t[16];
+    int fd = uffd_open_async(na, sizeof na), pm = -1, k = 0;
+    size_t npages = len / ps, step = nwritten ? npages / nwritten : 1;
+    struct uffdio_register reg = {
+        .range = { (unsigned long)p, len },
+        .mode = UFFDIO_REGISTER_MODE_WP,
+    };
+    struct uffdio_writeprotect wp = {
+        .range = { (unsigned long)p, len },
+        .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+    };
+    if (fd < 0 || ioctl(fd, UFFDIO_REGISTER, &reg) != 0 ||
+        ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0 ||
+        (pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
+        goto out;
+    for (; k < reps && k < 16; k++) {
+        for (size_t i = 0; i < nwritten; i++)
+            p[(i * step + (size_t)k) % npages * ps + 16] ^= 1;
+        struct page_region vec[256];
+        struct pm_scan_arg a = {
+            .size = sizeof a,
+            .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+            .vec = (uintptr_t)vec,
+            .vec_len = 256,
+            .category_mask = PAGE_IS_WRITTEN,
+            .return_mask = PAGE_IS_WRITTEN,
+        };
+        uint64_t t0 = bench_now_ns();
+        for (uintptr_t from = (uintptr_t)p; from < (uintptr_t)p + len;) {
+            a.start = from;
+            a.end = (uintptr_t)p + len;
+            long n = ioctl(pm, PAGEMAP_SCAN, &a);
+            if (n < 0)
+                goto out;
+            if (n < 256)
+                break;
+            from = a.walk_end;
+        }
+        t[k] = (double)(bench_now_ns() - t0) * 1e-6;
+    }
+out:
+    if (pm >= 0)
+        close(pm);
+    if (fd >= 0)
+        close(fd);                  /* unregisters, clears the marks */
+    return k == reps || k == 16 ? bench_stats_of(t, k).median : -1;
+}
+
 static void measure_fork(struct profile_value *v, int n)
 {
     size_t npages = FORK_MIB * (1024 * 1024 / ps);

@@ -72,4 +72,10 @@ void profile_print_markdown(const struct bench_profile *p, FILE *f);
 const char *profile_host_line(const struct bench_profile *p, char *buf,
                               size_t len);
 
+/* One PAGEMAP_SCAN reporting and re-protecting nwritten written pages
+ * of the populated range [p, p + len), registered with a WP_ASYNC
+ * userfaultfd for the call (the range must have none): the median of
+ * reps (at most 16) scans, in ms, or -1 where the kernel cannot. */
+double profile_scan_ms(char *p, size_t len, size_t nwritten, int reps);
+
 #endif /* UVM_BENCH_PROFILE_H */

@@ -26,11 +26,16 @@
  *     fault and one copy, the least an undo design can pay; a preserving
  *     write <= 1.5 x TRAP+UNPROT + copy; and, against a peer, the first
  *     snapshot <= fork() of the same range;
- *   redo (issue 15, not built here): printed as information only, what
- *     its targets would be: an epoch >= 10x cheaper than the fork()
- *     epoch, with its floor, the pages written x (a kernel-resolved
- *     WP_ASYNC write fault + one page copy).
- * A second design adds its epochs to struct row and a judge_ function.
+ *   redo (uvm_snapshot2 with UVM_SNAP_TRACKED): the epoch <= 1.3 x its
+ *     floor, the pages written x (a kernel-resolved WP_ASYNC write fault
+ *     + one page copy) + one PAGEMAP_SCAN of the range (profile.c
+ *     measures all three raw); the first snapshot <= 1.5 x a memcpy of
+ *     the range into fresh memory; the memory held at the epoch's peak
+ *     (uvm_snap_stats) <= the range + one epoch's pages.
+ * Then the restore loop (run, restore, run, restore ...: each run writes
+ * 0.1 % and 1 % of 64 MiB and 1 GiB) for both designs and a fork server
+ * (fork, the child writes, exits), per iteration; the redo design
+ * <= 1.3 x its floor (the same as its epoch's).
  * Warm-up: the range is populated before anything is timed, and every
  * block of epochs, libuvm's and fork()'s, starts with one untimed epoch
  * (libuvm's: its copies go to store memory never used before, shown as
@@ -132,6 +137,12 @@ struct row {
     struct samples first, fork_call, epoch, take, writes, release, cow;
     struct samples epoch_fork, hot, tu, mc;
     double cow_first_us;
+    /* the tracked (redo) design: its first snapshot against a memcpy of
+     * the range into fresh memory, its epochs, the scan floor */
+    struct samples t_first, range_copy, t_epoch, t_take, t_writes;
+    struct samples t_release;
+    double scan_ms;                 /* raw PAGEMAP_SCAN, -1: none */
+    size_t t_held;                  /* bytes_held after an epoch */
 };
 
 /* The baselines, measured between epochs so that they see the machine as
@@ -260,6 +271,65 @@ static void fork_epochs(char *p, size_t len, struct row *r)
     }
 }
 
+/* The same epochs with a tracked chain (uvm_snapshot2). */
+static void tracked_epochs(char *p, size_t len, struct row *r)
+{
+    size_t npages = len / uvm_pagesize();
+    uvm_snap *s = uvm_snapshot2(p, len, UVM_SNAP_TRACKED);
+    if (s == NULL) {
+        perror("uvm_snapshot2");
+        exit(1);
+    }
+    for (int e = -1; e < EPOCHS; e++) {          /* e = -1: warm-up */
+        double a = now();
+        uvm_snap *n = uvm_snapshot2(p, len, UVM_SNAP_TRACKED);
+        double b = now();
+        write_one_percent(p, npages, 0);
+        double c = now();
+        /* Memory held at its peak: two snapshots, the older one's
+         * versions of the pages the take copied (not timed). */
+        struct uvm_snap_stats st;
+        if (uvm_snap_stats(n, &st) == 0 && st.bytes_held > r->t_held)
+            r->t_held = st.bytes_held;
+        double c2 = now();
+        uvm_snap_release(s);
+        s = n;
+        double d = now();
+        if (e < 0)
+            continue;
+        add(&r->t_epoch, (d - c2) + (c - a));
+        add(&r->t_take, b - a);
+        add(&r->t_writes, c - b);
+        add(&r->t_release, d - c2);
+    }
+    uvm_snap_release(s);
+}
+
+/* First tracked snapshots against a memcpy of the range into memory
+ * mapped for it, alternating: both copy the range into pages never
+ * touched before. */
+static void tracked_firsts(char *p, size_t len, struct row *r)
+{
+    for (int k = 0; k < EPOCHS; k++) {
+        double a = now();
+        uvm_snap *s = uvm_snapshot2(p, len, UVM_SNAP_TRACKED);
+        add(&r->t_first, now() - a);
+        if (s == NULL) {
+            perror("uvm_snapshot2");
+            exit(1);
+        }
+        uvm_snap_release(s);
+        a = now();
+        char *q = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (q == MAP_FAILED)
+            exit(1);
+        memcpy(q, p, len);
+        add(&r->range_copy, now() - a);
+        munmap(q, len);
+    }
+}
+
 /* First snapshots and fork() calls, alternating. */
 static void firsts(char *p, size_t len, struct row *r)
 {
@@ -298,6 +368,10 @@ static void bench_size(size_t len, struct row *r)
         fork_epochs(p, len, r);
     }
     epochs(p, len, 1, r);
+    tracked_firsts(p, len, r);
+    for (int b = 0; b < BLOCKS; b++)
+        tracked_epochs(p, len, r);
+    r->scan_ms = profile_scan_ms(p, len, r->written, 5);
     munmap(p, len);
 }
 
@@ -344,25 +418,203 @@ static void judge_undo(struct row *r, double tu, double mc)
     (void)target_judge(&f);
 }
 
-/* The redo design of issue 15 is not built: what its targets would be,
- * as information, from this run's figures. */
-static void info_redo(struct row *r, double mc, const struct bench_profile *p)
+/* The floor of the tracked design for n pages written: n x (a
+ * kernel-resolved write fault + one page copy) + one scan, in ms; or -1
+ * where this host has no WP_ASYNC (the chains then use mprotect, and
+ * have no floor of their own here). */
+static double redo_floor_ms(double n, double mc, double scan_ms,
+                            const struct bench_profile *p, char *flo,
+                            size_t len)
 {
     const struct profile_value *aw = &p->items[PROF_UFFD_WP];
-    double n = (double)r->written, ep = med(&r->epoch) * 1e3;
-    double fork_ep = med(&r->epoch_fork) * 1e3;
-    printf("information, issue 15 (a redo design, not built here): target "
-           "epoch >= 10x cheaper than the fork() epoch; undo today: %.1fx\n",
-           fork_ep / ep);
-    if (aw->na != NULL) {
-        printf("  its floor, %.0f pages x (kernel-resolved write fault + "
-               "copy): %s\n", n, aw->na);
-        return;
+    if (aw->na != NULL || scan_ms < 0) {
+        snprintf(flo, len, "none: %s", aw->na ? aw->na : "no PAGEMAP_SCAN");
+        return -1;
     }
-    double floor_ms = n * (aw->v.median * 1e-3 + mc) * 1e-3;
-    printf("  its floor, %.0f pages x (kernel-resolved write fault %.2f us "
-           "+ copy %.2f us) = %.2f ms: at best %.1fx the fork() epoch\n", n,
-           aw->v.median * 1e-3, mc, floor_ms, fork_ep / floor_ms);
+    double f = n * (aw->v.median * 1e-3 + mc) * 1e-3 + scan_ms;
+    snprintf(flo, len, "%.2f ms (%.0f pages x (WP_ASYNC fault %.2f us + "
+             "copy %.2f us) + scan %.2f ms)", f, n, aw->v.median * 1e-3, mc,
+             scan_ms);
+    return f;
+}
+
+/* The tracked (redo) design: the epoch against its floor, the first
+ * snapshot against a memcpy of the range, and the memory it holds. */
+static void judge_redo(struct row *r, double mc, const struct bench_profile *p)
+{
+    char name[96], fig[64], flo[160], info[160];
+    double ep = med(&r->t_epoch) * 1e3;
+    double floor_ms = redo_floor_ms((double)r->written, mc, r->scan_ms, p,
+                                    flo, sizeof flo);
+    snprintf(name, sizeof name, "redo epoch, %.0f MiB: <= 1.3 x floor",
+             r->mib);
+    snprintf(fig, sizeof fig, "%.2f ms per epoch", ep);
+    snprintf(info, sizeof info, "take %.2f, writes %.2f, release %.2f ms; "
+             "peer: fork() epoch %.2f ms, %.1fx the epoch",
+             med(&r->t_take) * 1e3, med(&r->t_writes) * 1e3,
+             med(&r->t_release) * 1e3, med(&r->epoch_fork) * 1e3,
+             med(&r->epoch_fork) * 1e3 / ep);
+    struct bench_target g = { .name = name, .figure = fig, .floor = flo,
+                              .ratio = ep / floor_ms, .bound = 1.3,
+                              .info = info };
+    if (floor_ms > 0)
+        (void)target_judge(&g);
+    else
+        printf("%s: %s, not judged (floor %s)\n", name, fig, flo);
+
+    double first = med(&r->t_first) * 1e3, cp = med(&r->range_copy) * 1e3;
+    snprintf(name, sizeof name, "redo first snapshot, %.0f MiB: <= 1.5 x "
+             "memcpy", r->mib);
+    snprintf(fig, sizeof fig, "%.2f ms", first);
+    snprintf(flo, sizeof flo, "%.2f ms (memcpy of the range into fresh "
+             "memory)", cp);
+    struct bench_target f = { .name = name, .figure = fig, .floor = flo,
+                              .ratio = first / cp, .bound = 1.5,
+                              .info = NULL };
+    (void)target_judge(&f);
+
+    double range = r->mib * (1 << 20);
+    snprintf(name, sizeof name, "redo memory held, %.0f MiB: range + pages "
+             "stored", r->mib);
+    snprintf(fig, sizeof fig, "%.1f MiB (uvm_snap_stats)",
+             (double)r->t_held / (1 << 20));
+    snprintf(flo, sizeof flo, "%.1f MiB range + %.1f MiB one epoch's pages",
+             r->mib, (double)r->written * (double)uvm_pagesize() / (1 << 20));
+    struct bench_target m = {
+        .name = name, .figure = fig, .floor = flo,
+        .ratio = (double)r->t_held /
+                 (range + (double)r->written * (double)uvm_pagesize()),
+        .bound = 1.0, .info = "the peak: two snapshots live, before the "
+                              "epoch's release" };
+    (void)target_judge(&m);
+}
+
+/* ---- the restore loop: run, restore, run, restore ... ---- */
+
+/* AFL++'s snapshot module and Wasmtime reset a process's memory after
+ * every run; a fork server forks a child per run instead.  Each run
+ * writes n random pages of the range. */
+#define LOOP_ITERS 20
+#define LOOP_SIZES 2
+#define LOOP_FRACS 2
+static const size_t loop_mib[LOOP_SIZES] = { 64, 1024 };
+static const double loop_frac[LOOP_FRACS] = { 0.001, 0.01 };
+
+struct loop {
+    double mib, frac;
+    size_t n;                        /* pages a run writes */
+    struct samples undo, redo, forks;
+    double scan_ms;
+};
+
+static void write_pages(char *p, size_t npages, size_t n)
+{
+    size_t ps = uvm_pagesize();
+    for (size_t k = 0; k < n; k++)
+        p[rnd(npages) * ps + 8] ^= 1;
+}
+
+/* One design: a snapshot, then runs each followed by a restore. */
+static void loop_design(char *p, size_t len, unsigned flags, size_t n,
+                        struct samples *out)
+{
+    size_t npages = len / uvm_pagesize();
+    uvm_snap *s = uvm_snapshot2(p, len, flags);
+    if (s == NULL) {
+        perror("uvm_snapshot2");
+        exit(1);
+    }
+    for (int i = -1; i < LOOP_ITERS; i++) {       /* i = -1: warm-up */
+        double a = now();
+        write_pages(p, npages, n);
+        if (uvm_snap_restore(s) != 0) {
+            perror("uvm_snap_restore");
+            exit(1);
+        }
+        if (i >= 0)
+            add(out, now() - a);
+    }
+    uvm_snap_release(s);
+}
+
+/* The fork server: each run in a child that exits. */
+static void loop_fork(char *p, size_t len, size_t n, struct samples *out)
+{
+    size_t npages = len / uvm_pagesize();
+    for (int i = -1; i < LOOP_ITERS; i++) {
+        double a = now();
+        (void)rnd(npages);              /* another draw for each child */
+        pid_t pid = fork();
+        if (pid == 0) {
+            write_pages(p, npages, n);
+            _exit(0);
+        }
+        waitpid(pid, NULL, 0);
+        if (i >= 0)
+            add(out, now() - a);
+    }
+}
+
+static void restore_loops(size_t max_mib, struct loop *L, int *nl)
+{
+    long avail = sysconf(_SC_AVPHYS_PAGES) * (sysconf(_SC_PAGESIZE) / 1024);
+    *nl = 0;
+    for (int z = 0; z < LOOP_SIZES; z++) {
+        size_t len = loop_mib[z] << 20;
+        if (loop_mib[z] > max_mib || (long)(loop_mib[z] * 1024) > avail / 10 * 4)
+            continue;                  /* the range and its base */
+        char *p = populated(len);
+        if (p == NULL)
+            continue;
+        for (int f = 0; f < LOOP_FRACS; f++) {
+            struct loop *l = &L[(*nl)++];
+            memset(l, 0, sizeof *l);
+            l->mib = (double)loop_mib[z];
+            l->frac = loop_frac[f];
+            l->n = (size_t)((double)(len / uvm_pagesize()) * l->frac);
+            for (int b = 0; b < BLOCKS; b++) {
+                loop_design(p, len, UVM_SNAP_UNDO, l->n, &l->undo);
+                loop_design(p, len, UVM_SNAP_TRACKED, l->n, &l->redo);
+                loop_fork(p, len, l->n, &l->forks);
+            }
+            l->scan_ms = profile_scan_ms(p, len, l->n, 5);
+        }
+        munmap(p, len);
+    }
+}
+
+/* Each loop's figures, and the tracked design judged against its floor. */
+static void judge_loops(struct loop *L, int nl, double tu, double mc,
+                        const struct bench_profile *prof)
+{
+    printf("restore loop: run (writes) + uvm_snap_restore, per iteration, "
+           "medians of %d; fork server: fork + child's writes + exit\n",
+           LOOP_ITERS * BLOCKS);
+    printf("%6s %6s %7s | %9s %9s %9s | %9s %9s\n", "MiB", "frac",
+           "pages", "undo", "redo", "fork srv", "undo flr", "redo flr");
+    for (int i = 0; i < nl; i++) {
+        struct loop *l = &L[i];
+        char flo[160], name[96], fig[64], info[160];
+        double undo_floor = (double)l->n * (tu + mc) * 1e-3;
+        double floor_ms = redo_floor_ms((double)l->n, mc, l->scan_ms, prof,
+                                        flo, sizeof flo);
+        double redo = med(&l->redo) * 1e3, undo = med(&l->undo) * 1e3;
+        double forks = med(&l->forks) * 1e3;
+        printf("%6.0f %5.1f%% %7zu | %9.3f %9.3f %9.3f | %9.3f %9.3f ms\n",
+               l->mib, l->frac * 100, l->n, undo, redo, forks, undo_floor,
+               floor_ms);
+        snprintf(name, sizeof name, "redo restore loop, %.0f MiB, %.1f %%: "
+                 "<= 1.3 x floor", l->mib, l->frac * 100);
+        snprintf(fig, sizeof fig, "%.3f ms per iteration", redo);
+        snprintf(info, sizeof info, "undo %.3f ms (%.2fx its floor %.3f ms);"
+                 " fork server %.3f ms", undo, undo / undo_floor, undo_floor,
+                 forks);
+        struct bench_target g = { .name = name, .figure = fig, .floor = flo,
+                                  .ratio = redo / floor_ms, .bound = 1.3,
+                                  .info = info };
+        if (floor_ms > 0)
+            (void)target_judge(&g);
+    }
 }
 
 static void print_row(struct row *r)
@@ -374,6 +626,11 @@ static void print_row(struct row *r)
            med(&r->release) * 1e3, med(&r->epoch) * 1e3,
            med(&r->epoch_fork) * 1e3, med(&r->epoch_fork) / med(&r->epoch),
            med(&r->cow), r->cow_first_us, med(&r->hot) * 1e3);
+    printf("%6s tracked: 1st snap %.3f ms (memcpy into fresh memory %.3f ms)"
+           "; epoch %.3f ms (take %.3f, writes %.3f, release %.3f)\n", "",
+           med(&r->t_first) * 1e3, med(&r->range_copy) * 1e3,
+           med(&r->t_epoch) * 1e3, med(&r->t_take) * 1e3,
+           med(&r->t_writes) * 1e3, med(&r->t_release) * 1e3);
     fflush(stdout);
 }
 
@@ -427,7 +684,11 @@ int main(int argc, char **argv)
            judged.mib == 1024 ? "" : " (the largest size run; the targets "
            "are set at 1 GiB)", tu, mc);
     judge_undo(&judged, tu, mc);
-    info_redo(&judged, mc, &prof);
+    judge_redo(&judged, mc, &prof);
+    static struct loop loops[LOOP_SIZES * LOOP_FRACS];
+    int nloops;
+    restore_loops(max_mib, loops, &nloops);
+    judge_loops(loops, nloops, tu, mc, &prof);
     printf("extra (not a target): hot-set epoch, the same 1 %% rewritten: "
            "%.2f ms, %.1fx cheaper than the fork epoch\n",
            med(&judged.hot) * 1e3,
