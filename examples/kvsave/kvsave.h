@@ -151,11 +151,11 @@ struct kv_result {
     uint32_t instant;                   /* seq at the snapshot instant */
     uint32_t end_seq;                   /* writer seq when the save ended */
     double take_ms, save_ms;            /* stall of the take; whole save */
-    double release_ms;                  /* undo: uvm_snap_release */
+    double release_ms;                  /* undo, redo: uvm_snap_release */
     size_t rss_before;                  /* this process, before the save */
     size_t rss_peak;                    /* this process, during the save */
     size_t child_private, child_pte;    /* fork: the child's own memory */
-    size_t lib_held;                    /* undo: uvm_snap_stats bytes */
+    size_t lib_held;                    /* undo, redo: uvm_snap_stats */
     size_t extra;                       /* peak extra memory, bytes */
 };
 

@@ -124,10 +124,14 @@ static int save_fork(struct kv_store *kv, struct kv_writer *w, int fd,
     return 0;
 }
 
-/* ---- libuvm's copy-on-write snapshot (undo design) ---- */
+/* ---- libuvm's snapshots: undo (copy-on-write) or tracked (redo) ---- */
 
-static int save_undo(struct kv_store *kv, struct kv_writer *w, int fd,
-                     int do_fsync, struct kv_result *r)
+/* flags: the design (uvm_snapshot2).  Undo copies a page at its first
+ * write after the take; redo copies the whole store at the take (the
+ * writer is parked meanwhile) and nothing during the save: the writer's
+ * writes are resolved by the kernel. */
+static int save_snap(struct kv_store *kv, struct kv_writer *w, int fd,
+                     int do_fsync, struct kv_result *r, unsigned flags)
 {
     struct kv_monitor m;
     if (kv_monitor_start(&m) < 0)
@@ -135,7 +139,7 @@ static int save_undo(struct kv_store *kv, struct kv_writer *w, int fd,
     r->rss_before = kv_rss_bytes();
     uint64_t t0 = kv_now_ns();
     kv_writer_park(w);
-    uvm_snap *s = uvm_snapshot(kv->base, kv->len);
+    uvm_snap *s = uvm_snapshot2(kv->base, kv->len, flags);
     int err = errno;
     r->take_ms = ms_since(t0);
     resume_after_take(w, r);
@@ -162,6 +166,18 @@ static int save_undo(struct kv_store *kv, struct kv_writer *w, int fd,
         r->rss_peak = rss_end;
     r->extra = r->rss_peak > r->rss_before ? r->rss_peak - r->rss_before : 0;
     return s == NULL || rc < 0 ? (errno = err, -1) : 0;
+}
+
+static int save_undo(struct kv_store *kv, struct kv_writer *w, int fd,
+                     int do_fsync, struct kv_result *r)
+{
+    return save_snap(kv, w, fd, do_fsync, r, UVM_SNAP_UNDO);
+}
+
+static int save_redo(struct kv_store *kv, struct kv_writer *w, int fd,
+                     int do_fsync, struct kv_result *r)
+{
+    return save_snap(kv, w, fd, do_fsync, r, UVM_SNAP_TRACKED);
 }
 
 /* ---- a negative control: the live range, no snapshot at all ---- */
@@ -192,13 +208,8 @@ const struct kv_way kv_ways[] = {
       save_fork, NULL, 0 },
     { "undo", "uvm_snapshot + uvm_snap_save (copy-on-write, undo design)",
       save_undo, NULL, 0 },
-    /* The redo design has no entry point in this libuvm yet; when it
-     * lands (uvm_snapshot2(addr, len, UVM_SNAP_TRACKED), say) its row
-     * gets a function like save_undo. */
-    { "redo", "tracked base (redo design)", NULL,
-      "needs a tracked-base snapshot entry point (such as "
-      "uvm_snapshot2(addr, len, UVM_SNAP_TRACKED)), which this build of "
-      "libuvm does not have", 0 },
+    { "redo", "uvm_snapshot2(UVM_SNAP_TRACKED) + uvm_snap_save (tracked "
+      "base, redo design)", save_redo, NULL, 0 },
     { "live", "no snapshot: writes the live range (negative control)",
       save_live, NULL, 1 },
 };
