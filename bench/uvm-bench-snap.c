@@ -201,16 +201,23 @@ static void baselines_init(void)
     madvise(mc_b, 4096 * ps, MADV_DONTFORK);
 }
 
+/* A snapshot of the design flags asks for, or the end of the run. */
+static uvm_snap *snap_or_die(char *p, size_t len, unsigned flags)
+{
+    uvm_snap *s = uvm_snapshot2(p, len, flags);
+    if (s == NULL) {
+        perror("uvm_snapshot2");
+        exit(1);
+    }
+    return s;
+}
+
 /* EPOCHS epochs of snapshot, writes, release of the previous snapshot,
  * each followed by one round of each baseline. */
 static void epochs(char *p, size_t len, int hot, struct row *r)
 {
     size_t npages = len / uvm_pagesize();
-    uvm_snap *s = uvm_snapshot(p, len);
-    if (s == NULL) {
-        perror("uvm_snapshot");
-        exit(1);
-    }
+    uvm_snap *s = snap_or_die(p, len, UVM_SNAP_UNDO);
     for (int e = -1; e < EPOCHS; e++) {          /* e = -1: warm-up */
         double a = now();
         uvm_snap *n = uvm_snapshot(p, len);
@@ -275,11 +282,7 @@ static void fork_epochs(char *p, size_t len, struct row *r)
 static void tracked_epochs(char *p, size_t len, struct row *r)
 {
     size_t npages = len / uvm_pagesize();
-    uvm_snap *s = uvm_snapshot2(p, len, UVM_SNAP_TRACKED);
-    if (s == NULL) {
-        perror("uvm_snapshot2");
-        exit(1);
-    }
+    uvm_snap *s = snap_or_die(p, len, UVM_SNAP_TRACKED);
     for (int e = -1; e < EPOCHS; e++) {          /* e = -1: warm-up */
         double a = now();
         uvm_snap *n = uvm_snapshot2(p, len, UVM_SNAP_TRACKED);
@@ -312,12 +315,8 @@ static void tracked_firsts(char *p, size_t len, struct row *r)
 {
     for (int k = 0; k < EPOCHS; k++) {
         double a = now();
-        uvm_snap *s = uvm_snapshot2(p, len, UVM_SNAP_TRACKED);
+        uvm_snap *s = snap_or_die(p, len, UVM_SNAP_TRACKED);
         add(&r->t_first, now() - a);
-        if (s == NULL) {
-            perror("uvm_snapshot2");
-            exit(1);
-        }
         uvm_snap_release(s);
         a = now();
         char *q = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -519,11 +518,7 @@ static void loop_design(char *p, size_t len, unsigned flags, size_t n,
                         struct samples *out)
 {
     size_t npages = len / uvm_pagesize();
-    uvm_snap *s = uvm_snapshot2(p, len, flags);
-    if (s == NULL) {
-        perror("uvm_snapshot2");
-        exit(1);
-    }
+    uvm_snap *s = snap_or_die(p, len, flags);
     for (int i = -1; i < LOOP_ITERS; i++) {       /* i = -1: warm-up */
         double a = now();
         write_pages(p, npages, n);
