@@ -175,7 +175,8 @@ struct uvm_snap_stats {
     size_t pages_stored;   /* distinct preserved pages held by the chain */
     size_t chain_length;   /* live snapshots in the chain */
     size_t bytes_held;     /* memory held for preserved pages */
-    size_t cow_copies;     /* pages copied on first write since start */
+    size_t cow_copies;     /* pages copied on first write since start
+                              (tracked: by takes and restores) */
     size_t collapses;      /* snapshots folded into a neighbour */
     size_t reserve_bytes;  /* freed copies kept mapped for the next writes
                               (at most one epoch's copies), not in

@@ -156,8 +156,10 @@ static void sync_page(struct snap_chain *c, size_t i, uint64_t newest)
     uint32_t s = seen ? uvm__snap_slot_take(c) : b;
     /* The page may be written meanwhile (.race). */
     snap_live_read(snap_slot_mem(c, s), live_page(c, i), PS());
-    if (!seen)
+    if (!seen) {
+        c->cow++;                  /* (version_add counts the others) */
         return;
+    }
     struct snap_vmeta *m = snap_slot_meta(c, b);
     m->a = newest;
     m->page = (uint32_t)i;
@@ -185,6 +187,16 @@ static size_t run_first(const struct snap_chain *c, size_t r)
     return ((uintptr_t)c->runs[r].start - c->start) / PS();
 }
 
+/* Is page i mapped?  The mprotect method reports every page after it
+ * failed to re-protect the range, holes the program unmapped included
+ * (dirty-mprotect.c): those are skipped, not read (CAVEATS). */
+static int page_mapped(const struct snap_chain *c, size_t i)
+{
+    unsigned char v;
+    return c->trk.ops != &uvm__dirty_mprotect ||
+           mincore(live_page(c, i), PS(), &v) == 0;
+}
+
 int uvm__snap_redo_sync(struct snap_chain *c)
 {
     int rc = uvm__snap_store_room(c);         /* a slot for every page */
@@ -194,8 +206,10 @@ int uvm__snap_redo_sync(struct snap_chain *c)
     rc = written(c, 1, &n);
     uint64_t newest = atomic_load(&c->newest);
     for (size_t r = 0; r < n; r++)
-        for (size_t k = 0, i = run_first(c, r); k < c->runs[r].npages; k++)
-            sync_page(c, i + k, newest);
+        for (size_t k = 0, i = run_first(c, r); k < c->runs[r].npages;
+             k++, i++)
+            if (rc == 0 || page_mapped(c, i))
+                sync_page(c, i, newest);
     return rc;
 }
 
@@ -225,7 +239,7 @@ int uvm__snap_redo_restore(struct snap_chain *c, uint64_t g,
     for (size_t r = 0; r < n; r++)                       /* (2) */
         for (size_t k = 0, i = run_first(c, r); k < c->runs[r].npages;
              k++, i++)
-            if (!(c->filled[i] & M_VER)) {
+            if (!(c->filled[i] & M_VER) && page_mapped(c, i)) {
                 /* Writable: no fault.  A write racing it is the caller's
                  * own race (CAVEATS); (3) keeps it from being lost. */
                 snap_live_write(live_page(c, i),
@@ -240,6 +254,8 @@ int uvm__snap_redo_restore(struct snap_chain *c, uint64_t g,
              k++, i++) {
             if (c->filled[i] & M_VER)
                 continue;                    /* (4) writes it, marked */
+            if (rc < 0 && !page_mapped(c, i))
+                continue;
             if ((c->filled[i] & M_BASE) &&
                 !snap_live_differs(live_page(c, i),
                                    snap_slot_mem(c, c->base[i] - 1), PS()))

@@ -220,6 +220,33 @@ START_TEST(restore_leaves_nothing_for_the_next_snapshot_to_copy)
 }
 END_TEST
 
+/* A page the program unmapped is never read: the chain says ENOMEM
+ * (mprotect) or skips it (userfaultfd), and the last release leaves the
+ * rest writable. */
+START_TEST(unmapping_a_page_of_a_tracked_range_is_no_crash)
+{
+    backend_of(_i);
+    char *m = filled(N, 'a');
+    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(a);
+    m[2 * PS] = 'b';
+    ck_assert_int_eq(munmap(m + 5 * PS, PS), 0);
+    for (int k = 0; k < 2; k++) {
+        uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+        ck_assert(b != NULL || errno == ENOMEM);
+        if (b != NULL)
+            ck_assert_int_eq(uvm_snap_release(b), 0);
+    }
+    char x = 0;
+    ck_assert_int_eq(uvm_snap_read(a, 5 * PS, &x, 1), 0);
+    ck_assert_int_eq(x, 'a');             /* the copy, not the hole */
+    ck_assert_int_eq(uvm_snap_release(a), 0);
+    for (size_t p = 0; p < N; p++)
+        if (p != 5)
+            poke(m + p * PS, 'c');
+}
+END_TEST
+
 /* ---- writes racing a take ---- */
 
 struct counter { uint64_t *pages[N]; atomic_int stop; };
@@ -275,6 +302,31 @@ START_TEST(writes_racing_a_take_are_seen_from_some_moment_of_the_call)
     atomic_store(&k.stop, 1);
     pthread_join(t, NULL);
     ck_assert_int_eq(uvm_snap_release(first), 0);
+}
+END_TEST
+
+/* uvm_snapshot(3): a write racing a restore may be overwritten by it,
+ * but whatever the range holds afterwards, the next snapshot holds. */
+START_TEST(a_write_racing_a_restore_is_never_lost_to_the_next_snapshot)
+{
+    backend_of(_i);
+    char *m = filled(N, 0);
+    struct counter k = { .stop = 0 };
+    for (size_t p = 0; p < N; p++)
+        k.pages[p] = (uint64_t *)(m + p * PS + 64);
+    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(a);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, count_run, &k), 0);
+    for (int round = 0; round < 100; round++)
+        ck_assert_int_eq(uvm_snap_restore(a), 0);
+    atomic_store(&k.stop, 1);
+    pthread_join(t, NULL);
+    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(b);
+    reads_as(b, m, N);
+    ck_assert_int_eq(uvm_snap_release(a), 0);
+    ck_assert_int_eq(uvm_snap_release(b), 0);
 }
 END_TEST
 
@@ -368,6 +420,10 @@ static Suite *redo_suite(void)
         restore_leaves_nothing_for_the_next_snapshot_to_copy, 0, 2);
     tcase_add_loop_test(tc,
         writes_racing_a_take_are_seen_from_some_moment_of_the_call, 0, 2);
+    tcase_add_loop_test(tc, unmapping_a_page_of_a_tracked_range_is_no_crash,
+                        0, 2);
+    tcase_add_loop_test(tc,
+        a_write_racing_a_restore_is_never_lost_to_the_next_snapshot, 0, 2);
     tcase_add_loop_test(tc, view_of_tracked_uvm_alloc_memory_is_the_snapshot,
                         0, 2);
     tcase_add_loop_test(tc,
