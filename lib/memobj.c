@@ -59,7 +59,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 /* Windows of objects that a snapshot chain protects through one view
  * (uvm__memobj_pin): a write through any other view would change the
  * snapshot's pages behind that protection, so while a window is pinned it
- * has no other view, and uvm_map2 of it is EBUSY.  (mu) */
+ * has no other writable view, and a writable uvm_map2 of it is EBUSY.
+ * (A read-only view made writable by mprotect(2) is not seen.)  (mu) */
 struct pin {
     const struct uvm__memobj *obj;
     size_t off, len;
@@ -260,9 +261,10 @@ int uvm__memobj_pin(uintptr_t start, uintptr_t end, const void *owner)
     size_t off = v->off + (start - v->start), len = end - start;
     for (size_t j = 0; j < t->n; j++)
         if (j != (size_t)i && t->v[j].obj == v->obj &&
+            (t->v[j].prot & PROT_WRITE) &&
             window_meets(t->v[j].off, t->v[j].end - t->v[j].start,
                          off, len)) {
-            rc = -EBUSY;              /* another view of these pages */
+            rc = -EBUSY;              /* another way to write them */
             goto out;
         }
     if (npins == cappins) {
@@ -323,7 +325,7 @@ int uvm__memobj_alloc(size_t len, int prot, void **out)
             rc = -errno;
     }
     if (rc == 0) {
-        struct uvm__view v = { (uintptr_t)p, (uintptr_t)p + len, o, 0 };
+        struct uvm__view v = { (uintptr_t)p, (uintptr_t)p + len, o, 0, prot };
         pthread_mutex_lock(&mu);
         rc = vtab_insert(&v);
         pthread_mutex_unlock(&mu);
@@ -350,9 +352,10 @@ int uvm__memobj_map2(uintptr_t addr, size_t len, int prot, void **out)
         rc = -EINVAL;
     } else {
         const struct uvm__view *v = &t->v[i];
-        struct uvm__view nv = { 0, 0, v->obj, v->off + (addr - v->start) };
+        struct uvm__view nv = { 0, 0, v->obj, v->off + (addr - v->start),
+                                prot };
         void *p = MAP_FAILED;
-        if (pinned(nv.obj, nv.off, len))
+        if ((prot & PROT_WRITE) && pinned(nv.obj, nv.off, len))
             rc = -EBUSY;                  /* a snapshot protects them */
         else if ((p = mmap(NULL, len, prot, MAP_SHARED, nv.obj->fd,
                            (off_t)nv.off)) == MAP_FAILED)

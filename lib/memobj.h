@@ -26,6 +26,8 @@ struct uvm__view {
     uintptr_t start, end;     /* page-aligned, start < end */
     struct uvm__memobj *obj;
     size_t off;               /* offset in obj of start */
+    int prot;                 /* as mapped (a snapshot's pin refuses
+                                 writable views only) */
 };
 
 /* The view containing addr, copied to *out.  0, -ENOENT (no view) or
@@ -52,9 +54,9 @@ UVM_HIDDEN int uvm__memobj_alloc(size_t len, int prot, void **out);
 UVM_HIDDEN int uvm__memobj_map2(uintptr_t addr, size_t len, int prot,
                                 void **out);
 /* Pin the pages that [start, end), inside one view, maps for owner (a
- * snapshot chain): -EBUSY if another view maps any of them, -ENOENT if
- * the range is not inside one view, -ENOMEM.  While pinned, uvm_map2 of
- * any of them is -EBUSY. */
+ * snapshot chain): -EBUSY if another writable view maps any of them,
+ * -ENOENT if the range is not inside one view, -ENOMEM.  While pinned, a
+ * writable uvm_map2 of any of them is -EBUSY. */
 UVM_HIDDEN int uvm__memobj_pin(uintptr_t start, uintptr_t end,
                                const void *owner);
 /* Drop owner's pins. */

@@ -68,9 +68,10 @@
  *               pages (uvm_map2) would change them with no fault, and the
  *               snapshots would change with them.  So the chain pins the
  *               object's window (memobj.c): uvm_snapshot of a window that
- *               another view maps, and uvm_map2 of a pinned window, fail
- *               with EBUSY.  Views the library does not know (a mapping
- *               of /proc/self/fd, say) are not covered.  A fork child's
+ *               another writable view maps, and a writable uvm_map2 of a
+ *               pinned window, fail with EBUSY.  Not covered: a read-only
+ *               view made writable by mprotect, views the library does
+ *               not know (a mapping of /proc/self/fd, say).  A fork child's
  *               mapping is another view: .fork orphans it.
  *
  *  .lost       The kernel can drop a PROT page's contents without a write

@@ -1415,8 +1415,9 @@ END_TEST
  * memory protected the view it was taken through only, so a write
  * through a uvm_map2 alias changed the snapshot, and uvm_snap_save wrote
  * the new bytes.  Now the chain holds its pages: a snapshot of pages
- * another view maps is EBUSY, and so is a new view of a snapshot's
- * pages; other pages of the object are free.  Loop: both backends. */
+ * another writable view maps is EBUSY, and so is a new writable view of
+ * a snapshot's pages; read-only views and other pages of the object are
+ * free.  Loop: both backends. */
 START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
 {
     backend_of(_i);
@@ -1424,6 +1425,8 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     char *m = uvm_alloc(8 * PS, PROT_READ | PROT_WRITE);
     ck_assert_ptr_nonnull(m);
     memset(m, 'A', 8 * PS);
+    char *ro = uvm_map2(m, 4 * PS, PROT_READ);        /* 0-3, read-only */
+    ck_assert_ptr_nonnull(ro);
     char *alias = uvm_map2(m, 2 * PS, PROT_READ | PROT_WRITE);   /* 0-1 */
     ck_assert_ptr_nonnull(alias);
     errno = 0;
@@ -1439,8 +1442,10 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     ck_assert_ptr_null(uvm_map2(m + PS, PS, PROT_READ | PROT_WRITE));
     ck_assert_int_eq(errno, EBUSY);
     errno = 0;
-    ck_assert_ptr_null(uvm_map2(m + 2 * PS, 4 * PS, PROT_READ));
+    ck_assert_ptr_null(uvm_map2(m + 2 * PS, 4 * PS, PROT_READ | PROT_WRITE));
     ck_assert_int_eq(errno, EBUSY);                     /* straddles */
+    char *ro2 = uvm_map2(m, 4 * PS, PROT_READ);         /* cannot write */
+    ck_assert_ptr_nonnull(ro2);
     char *other = uvm_map2(m + 4 * PS, 4 * PS, PROT_READ | PROT_WRITE);
     ck_assert_ptr_nonnull(other);                       /* 4-7: free */
     other[0] = 'o';
@@ -1449,6 +1454,8 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     char c = 0;
     ck_assert_int_eq(uvm_snap_read(s, PS, &c, 1), 0);
     ck_assert_int_eq(c, 'A');
+    ck_assert_int_eq(ro[PS], 'B');                      /* live views */
+    ck_assert_int_eq(ro2[PS], 'B');
     /* the saved image is the snapshot's */
     FILE *f = tmpfile();
     ck_assert_ptr_nonnull(f);
@@ -1464,6 +1471,8 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     ck_assert_int_eq(alias[0], 'B');
     ck_assert_int_eq(uvm_free(alias, PS), 0);
     ck_assert_int_eq(uvm_free(other, 4 * PS), 0);
+    ck_assert_int_eq(uvm_free(ro2, 4 * PS), 0);
+    ck_assert_int_eq(uvm_free(ro, 4 * PS), 0);
     ck_assert_int_eq(uvm_free(m, 8 * PS), 0);
 }
 END_TEST
@@ -1488,7 +1497,7 @@ START_TEST(fork_child_cannot_view_the_parents_snapshotted_pages)
         (void)uvm_snap_release(s);
         if (uvm_map2(m, PS, PROT_READ | PROT_WRITE) != NULL || errno != EBUSY)
             _exit(3);
-        if (uvm_map2(m + 2 * PS, PS, PROT_READ) == NULL)
+        if (uvm_map2(m + 2 * PS, PS, PROT_READ | PROT_WRITE) == NULL)
             _exit(4);                      /* other pages stay free */
         _exit(0);
     }
