@@ -122,6 +122,28 @@ else
     > "$out.dirty-nobody" || fail "uvm-bench-dirty failed as nobody"
   check_uffd_targets "$out.dirty-nobody" "uvm-bench-dirty as nobody"
 fi
+# uvm-bench-snap's command line: --help exits 0; a bad option or number
+# exits 2 naming it, never runs no size or the wrong one (strtoul once
+# ran "1g" as 1 MiB and "--quick" as nothing, exit 0).
+bounded 60 ./bench/uvm-bench-snap --help > "$out.help" ||
+  fail "uvm-bench-snap --help did not exit 0"
+grep -q '^usage: uvm-bench-snap' "$out.help" || fail "snap --help: no usage"
+snap_usage_error() {   # bad-word command...
+  bad=$1
+  shift
+  bounded 60 "$@" > "$out.use" 2> "$out.use.err"
+  rc=$?
+  [ "$rc" -eq 2 ] || fail "snap: '$bad': exit $rc, expected 2 (usage)"
+  grep -qF "'$bad'" "$out.use.err" ||
+    fail "snap: '$bad': the message does not name it: $(head -1 "$out.use.err")"
+}
+for bad in --quick 1g 0x10 0; do
+  snap_usage_error "$bad" ./bench/uvm-bench-snap "$bad"
+done
+snap_usage_error 2 ./bench/uvm-bench-snap 1 2
+snap_usage_error 1g env UVM_BENCH_SNAP_MAX_MIB=1g ./bench/uvm-bench-snap
+grep -q UVM_BENCH_SNAP_MAX_MIB "$out.use.err" ||
+  fail "snap: a bad UVM_BENCH_SNAP_MAX_MIB is not named"
 bounded 300 ./bench/uvm-bench-snap 1 > "$out.snap" || fail "uvm-bench-snap failed"
 cat "$out.snap"
 check_profile "$out.snap" uvm-bench-snap

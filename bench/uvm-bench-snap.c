@@ -36,12 +36,16 @@
  * (libuvm's: its copies go to store memory never used before, shown as
  * "COW 1st").
  * Only the public header, except the fork() and userfaultfd baselines.
- * Usage: uvm-bench-snap [max-MiB] (default 4096; UVM_BENCH_SNAP_MAX_MIB).
+ * Usage: uvm-bench-snap [max-MiB] (default 4096; UVM_BENCH_SNAP_MAX_MIB),
+ * or --help; a bad option or number is a usage error (exit 2), as in
+ * uvm-bench.
  */
 #include "config.h"            /* _GNU_SOURCE, from configure */
 #include "profile.h"
 #include "target.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,11 +381,74 @@ static void print_row(struct row *r)
     fflush(stdout);
 }
 
+/* ---- the command line, with uvm-bench's conventions ---- */
+
+#define MAX_MIB 1048576L         /* 1 TiB: the sizes are 4^k MiB up to it */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: uvm-bench-snap [MAX-MIB]\n"
+        "       uvm-bench-snap --help\n"
+        "libuvm's copy-on-write snapshots against fork() on populated ranges\n"
+        "of 1, 4, 16, ... MiB up to MAX-MIB, the targets judged at 1 GiB or\n"
+        "at the largest size run.\n\n"
+        "  MAX-MIB   the largest range in MiB, a decimal number from 1 to\n"
+        "            %ld (default: UVM_BENCH_SNAP_MAX_MIB, else 4096)\n"
+        "  --help    this text\n\n"
+        "Exit status: 0 when the measurements succeeded, whether or not the\n"
+        "targets were met; 1 when the benchmark could not be set up; 2 on a\n"
+        "usage error.\n", MAX_MIB);
+}
+
+/* A whole decimal number of MiB, or a usage error naming where it came
+ * from: "1g" or "0x10" ran 1 and 0 MiB when strtoul's leftovers were
+ * ignored. */
+static size_t parse_mib(const char *what, const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > MAX_MIB) {
+        fprintf(stderr, "uvm-bench-snap: %s: bad number of MiB '%s'\n",
+                what, s);
+        usage(stderr);
+        exit(2);
+    }
+    return (size_t)v;
+}
+
+/* The largest size to run: the operand, else the environment, else 4096. */
+static size_t parse_args(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); exit(0);
+        default:  usage(stderr); exit(2);
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "uvm-bench-snap: unexpected argument '%s'\n",
+                argv[optind + 1]);
+        usage(stderr);
+        exit(2);
+    }
+    const char *e = getenv("UVM_BENCH_SNAP_MAX_MIB");
+    if (optind < argc)
+        return parse_mib("MAX-MIB", argv[optind]);
+    if (e != NULL && e[0] != '\0')
+        return parse_mib("UVM_BENCH_SNAP_MAX_MIB", e);
+    return 4096;
+}
+
 int main(int argc, char **argv)
 {
-    const char *e = getenv("UVM_BENCH_SNAP_MAX_MIB");
-    size_t max_mib = argc > 1 ? strtoul(argv[1], NULL, 0)
-                              : e ? strtoul(e, NULL, 0) : 4096;
+    size_t max_mib = parse_args(argc, argv);
     long avail = sysconf(_SC_AVPHYS_PAGES) * (sysconf(_SC_PAGESIZE) / 1024);
     static struct bench_profile prof;
     profile_measure(&prof, 5);
