@@ -144,6 +144,22 @@ snap_usage_error 2 ./bench/uvm-bench-snap 1 2
 snap_usage_error 1g env UVM_BENCH_SNAP_MAX_MIB=1g ./bench/uvm-bench-snap
 grep -q UVM_BENCH_SNAP_MAX_MIB "$out.use.err" ||
   fail "snap: a bad UVM_BENCH_SNAP_MAX_MIB is not named"
+# Memory it cannot map is named with its errno: the 40 MiB of baselines
+# cannot fit in 32 MiB of address space, and once exited 1 without a word.
+# shellcheck disable=SC3045   # not POSIX: tried first, skipped if absent
+if (ulimit -v 32768) 2>/dev/null; then
+  # shellcheck disable=SC3045
+  (ulimit -v 32768 && LC_ALL=C exec ./bench/uvm-bench-snap 1) \
+    > "$out.nomem" 2> "$out.nomem.err"
+  rc=$?
+  [ "$rc" -eq 1 ] || fail "snap in 32 MiB: exit $rc, expected 1"
+  grep -q '^uvm-bench-snap: mmap .*: Cannot allocate memory$' \
+    "$out.nomem.err" || fail "snap in 32 MiB: no message naming the mmap" \
+    "and ENOMEM: $(cat "$out.nomem.err")"
+else
+  echo "smoke.sh: this shell has no ulimit -v: the failed mmap of" \
+    "uvm-bench-snap's baselines is not checked"
+fi
 bounded 300 ./bench/uvm-bench-snap 1 > "$out.snap" || fail "uvm-bench-snap failed"
 cat "$out.snap"
 check_profile "$out.snap" uvm-bench-snap

@@ -180,18 +180,28 @@ static double memcpy_round(void)
     return (now() - t) / (double)n * 1e6;
 }
 
-static void baselines_init(void)
+/* Pages of a baseline, kept out of the fork() baseline, which copies
+ * only the range.  Without them there is no floor to judge against: the
+ * program stops, saying why. */
+static char *baseline_pages(size_t n)
 {
     size_t ps = uvm_pagesize();
-    tu_mem = populated(TU_PAGES * ps);
-    mc_a = populated(4096 * ps);
-    mc_b = populated(4096 * ps);
-    if (tu_mem == NULL || mc_a == NULL || mc_b == NULL)
+    char *p = populated(n * ps);
+    if (p == NULL) {
+        fprintf(stderr, "uvm-bench-snap: mmap of %zu KiB for the baselines "
+                "(TRAP+UNPROT, page memcpy): %s\n", n * ps / 1024,
+                strerror(errno));
         exit(1);
-    /* Not the fork() baseline's business: it copies only the range. */
-    madvise(tu_mem, TU_PAGES * ps, MADV_DONTFORK);
-    madvise(mc_a, 4096 * ps, MADV_DONTFORK);
-    madvise(mc_b, 4096 * ps, MADV_DONTFORK);
+    }
+    madvise(p, n * ps, MADV_DONTFORK);
+    return p;
+}
+
+static void baselines_init(void)
+{
+    tu_mem = baseline_pages(TU_PAGES);
+    mc_a = baseline_pages(4096);
+    mc_b = baseline_pages(4096);
 }
 
 /* EPOCHS epochs of snapshot, writes, release of the previous snapshot,
@@ -291,7 +301,9 @@ static void firsts(char *p, size_t len, struct row *r)
 static void bench_size(size_t len, struct row *r)
 {
     char *p = populated(len);
-    if (p == NULL) {
+    if (p == NULL) {                    /* the row says why; no larger one */
+        printf("%6zu n/a (mmap of the range: %s)\n", len >> 20,
+               strerror(errno));
         r->mib = -1;
         return;
     }
