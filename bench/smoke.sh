@@ -99,7 +99,9 @@ else
 fi
 
 # The other two programs, small: the same profile, their own summaries.
-# uvm-bench-dirty: 1 cycle on 2 MiB (32 MiB clean); uvm-bench-snap: 1 MiB.
+# uvm-bench-dirty: 1 cycle on 2 MiB (32 MiB clean); uvm-bench-snap: up to
+# 16 MiB, the smallest size at which its fixed draw sequence, taken with
+# replacement, repeated a page (3 of 400; none at 1 and 4 MiB).
 bounded 300 ./bench/uvm-bench-dirty 1 2 > "$out.dirty" || fail "uvm-bench-dirty failed"
 cat "$out.dirty"
 check_profile "$out.dirty" uvm-bench-dirty
@@ -160,11 +162,23 @@ else
   echo "smoke.sh: this shell has no ulimit -v: the failed mmap of" \
     "uvm-bench-snap's baselines is not checked"
 fi
-bounded 300 ./bench/uvm-bench-snap 1 > "$out.snap" || fail "uvm-bench-snap failed"
+bounded 300 ./bench/uvm-bench-snap 16 > "$out.snap" || fail "uvm-bench-snap failed"
 cat "$out.snap"
 check_profile "$out.snap" uvm-bench-snap
 check_summary "$out.snap" uvm-bench-snap 3
 grep -q 'information, issue 15' "$out.snap" || fail "snap: no issue-15 lines"
+# The undo floor counts the pages written; each must fault exactly once
+# (libuvm's counter), or the floor is off by the pages drawn twice.
+line=$(grep '^undo floor: ' "$out.snap") || fail "snap: no 'undo floor:' line"
+written=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) pages written.*/\1/p')
+faults=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) faults taken.*/\1/p')
+case "$written,$faults" in
+  [0-9]*,[0-9]*) ;;
+  *) fail "snap: unreadable: $line" ;;
+esac
+if [ "$written" -eq 0 ] || [ "$written" -ne "$faults" ]; then
+  fail "snap: $written pages written but $faults faults: a page drawn twice?"
+fi
 
 # make bench's one summary: every program's verdicts and its host.
 sh "$(dirname "$0")/summary.sh" "$UVM_BENCH_SUMMARY" > "$out.sum" ||
