@@ -54,7 +54,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <uvm.h>
@@ -147,14 +146,16 @@ static void floor_segv(int sig, siginfo_t *si, void *uc)
     errno = saved;
 }
 
+/* The descriptor comes from the profile's opener: unprivileged, with
+ * vm.unprivileged_userfaultfd = 0, only a user-mode-only userfaultfd is
+ * allowed, and libuvm's method runs on one; a floor opened otherwise would
+ * be missing exactly where the method works. */
 static int floor_uffd_init(struct floor *f)
 {
-    struct uffdio_api api = { .api = UFFD_API,
-                              .features = UFFD_FEATURE_WP_ASYNC };
-    f->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    char why[128];
+    f->uffd = profile_uffd_open_async(why, sizeof why);
     f->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (f->uffd < 0 || f->pagemap < 0 ||
-        ioctl(f->uffd, UFFDIO_API, &api) != 0)
+    if (f->uffd < 0 || f->pagemap < 0)
         return -1;
     struct uffdio_register reg = {
         .range = { (unsigned long)f->mem, f->len },
