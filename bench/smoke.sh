@@ -130,7 +130,7 @@ fi
 bounded 60 ./bench/uvm-bench-snap --help > "$out.help" ||
   fail "uvm-bench-snap --help did not exit 0"
 grep -q '^usage: uvm-bench-snap' "$out.help" || fail "snap --help: no usage"
-snap_usage_error() {   # bad-word command...
+snap_usage_error() {   # bad-word command... (any of the programs)
   bad=$1
   shift
   bounded 60 "$@" > "$out.use" 2> "$out.use.err"
@@ -146,6 +146,16 @@ snap_usage_error 2 ./bench/uvm-bench-snap 1 2
 snap_usage_error 1g env UVM_BENCH_SNAP_MAX_MIB=1g ./bench/uvm-bench-snap
 grep -q UVM_BENCH_SNAP_MAX_MIB "$out.use.err" ||
   fail "snap: a bad UVM_BENCH_SNAP_MAX_MIB is not named"
+# uvm-bench-dirty's too (atoi ran "1g" as 1 and "--quick" as 0 cycles).
+bounded 60 ./bench/uvm-bench-dirty --help > "$out.help" ||
+  fail "uvm-bench-dirty --help did not exit 0"
+grep -q '^usage: uvm-bench-dirty' "$out.help" || fail "dirty --help: no usage"
+for bad in --quick 1g 0; do
+  snap_usage_error "$bad" ./bench/uvm-bench-dirty "$bad"
+done
+snap_usage_error 1x ./bench/uvm-bench-dirty 1 1x
+snap_usage_error 4 ./bench/uvm-bench-dirty 1 2 4
+snap_usage_error 2k env UVM_BENCH_DIRTY_MIB=2k ./bench/uvm-bench-dirty
 # Memory it cannot map is named with its errno: the 40 MiB of baselines
 # cannot fit in 32 MiB of address space, and once exited 1 without a word.
 # shellcheck disable=SC3045   # not POSIX: tried first, skipped if absent

@@ -462,16 +462,7 @@ static void usage(FILE *f)
  * ignored. */
 static size_t parse_mib(const char *what, const char *s)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > MAX_MIB) {
-        fprintf(stderr, "uvm-bench-snap: %s: bad number of MiB '%s'\n",
-                what, s);
-        usage(stderr);
-        exit(2);
-    }
-    return (size_t)v;
+    return (size_t)bench_number("uvm-bench-snap", what, s, 1, MAX_MIB);
 }
 
 /* The largest size to run: the operand, else the environment, else 4096. */
