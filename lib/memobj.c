@@ -71,7 +71,16 @@ static size_t npins, cappins;     /* (mu) */
 
 /* fork() (version.c orders the library's locks). */
 void uvm__memobj_lock(void) { pthread_mutex_lock(&mu); }
-void uvm__memobj_unlock(void) { pthread_mutex_unlock(&mu); }
+
+/* After fork(), in both processes: every object mapped now has a mapping
+ * in the other process too (.pin). */
+void uvm__memobj_unlock(void)
+{
+    const struct vtab *t = atomic_load(&vroot);
+    for (size_t i = 0; t != NULL && i < t->n; i++)
+        t->v[i].obj->forked = 1;
+    pthread_mutex_unlock(&mu);
+}
 
 /* ---- lookup (AS-safe) ---- */
 
@@ -104,6 +113,26 @@ UVM_AS_SAFE int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out)
         *out = t->v[i];
         rc = 0;
     }
+    uvm__hazard_release(th, hz);
+    return rc;
+}
+
+UVM_AS_SAFE int uvm__memobj_classify(uintptr_t start, uintptr_t end)
+{
+    struct uvm__thread *th = uvm__thread_self();
+    if (th == NULL)
+        return -ENOMEM;
+    int hz;
+    const struct vtab *t = uvm__hazard_acquire(th, &vroot, &hz);
+    if (hz < 0)
+        return -ENOMEM;
+    long i = vtab_pos(t, start);
+    int rc;
+    if (i >= 0 && start < t->v[i].end)          /* starts in a view */
+        rc = end <= t->v[i].end ? 1 : -EINVAL;
+    else                                        /* the next view */
+        rc = (size_t)(i + 1) < (t != NULL ? t->n : 0) &&
+             t->v[i + 1].start < end ? -EINVAL : 0;
     uvm__hazard_release(th, hz);
     return rc;
 }
@@ -259,6 +288,10 @@ int uvm__memobj_pin(uintptr_t start, uintptr_t end, const void *owner)
     }
     const struct uvm__view *v = &t->v[i];
     size_t off = v->off + (start - v->start), len = end - start;
+    if (v->obj->forked) {
+        rc = -EBUSY;                  /* a child's (or parent's) mapping */
+        goto out;
+    }
     for (size_t j = 0; j < t->n; j++)
         if (j != (size_t)i && t->v[j].obj == v->obj &&
             (t->v[j].prot & PROT_WRITE) &&
