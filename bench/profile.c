@@ -5,7 +5,10 @@
  * Copyright (c) 2026 The libuvm authors.  See LICENSE.
  *
  * Owns: for the time of profile_measure, its own mappings, one
- * userfaultfd and the SIGSEGV action (saved first, restored after).
+ * userfaultfd and the SIGSEGV action (saved first, restored after); and
+ * the one way the raw floors open a userfaultfd (profile_uffd_open_async,
+ * also uvm-bench-dirty's), so that a floor is never missing where the
+ * profile's item, or libuvm's method, works.
  * Must never: call libuvm (the profile is the floor libuvm is judged
  * against), leave any of those behind, or fail the program: an item
  * that cannot be measured says why instead.
@@ -237,25 +240,32 @@ static void measure_pages(struct profile_value *v, double (*block)(void *),
     munmap(p, npages * ps);
 }
 
-/* A userfaultfd with WP_ASYNC, or -1 with why in na. */
-static int uffd_open_async(char *na, size_t len)
+/* profile.h.  The retry is what libuvm's own opener does (lib/uffd.c):
+ * with vm.unprivileged_userfaultfd = 0 an unprivileged process may still
+ * have a user-mode-only descriptor, and WP_ASYNC faults are user-mode
+ * faults, so the floors measure what libuvm's method really runs on. */
+int profile_uffd_open_async(char *na, size_t len)
 {
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 && errno == EPERM)
         fd = (int)syscall(SYS_userfaultfd,
                           O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (fd < 0) {
-        snprintf(na, len, "n/a (userfaultfd: %s%s)", strerror(errno),
-                 errno == EPERM ? "; needs root, CAP_SYS_PTRACE or "
+        int e = errno;
+        snprintf(na, len, "n/a (userfaultfd: %s%s)", strerror(e),
+                 e == EPERM ? "; needs root, CAP_SYS_PTRACE or "
                  "vm.unprivileged_userfaultfd=1" : "");
+        errno = e;
         return -1;
     }
     struct uffdio_api api = { .api = UFFD_API,
                               .features = UFFD_FEATURE_WP_ASYNC };
     if (ioctl(fd, UFFDIO_API, &api) != 0) {
+        int e = errno;
         snprintf(na, len, "n/a (no UFFD_FEATURE_WP_ASYNC: %s; Linux 6.7)",
-                 strerror(errno));
+                 strerror(e));
         close(fd);
+        errno = e;
         return -1;
     }
     return fd;
@@ -264,7 +274,8 @@ static int uffd_open_async(char *na, size_t len)
 static void measure_uffd(struct bench_profile *p, int n)
 {
     struct profile_value *v = &p->items[PROF_UFFD_WP];
-    struct uffd_area u = { uffd_open_async(p->uffd_na, sizeof p->uffd_na),
+    struct uffd_area u = { profile_uffd_open_async(p->uffd_na,
+                                                   sizeof p->uffd_na),
                            NULL };
     if (u.fd < 0) {
         v->na = p->uffd_na;
@@ -297,7 +308,7 @@ double profile_scan_ms(char *p, size_t len, size_t nwritten, int reps)
 {
     char na[128];
     double t[16];
-    int fd = uffd_open_async(na, sizeof na), pm = -1, k = 0;
+    int fd = profile_uffd_open_async(na, sizeof na), pm = -1, k = 0;
     size_t npages = len / ps, step = nwritten ? npages / nwritten : 1;
     struct uffdio_register reg = {
         .range = { (unsigned long)p, len },

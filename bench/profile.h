@@ -72,6 +72,12 @@ void profile_print_markdown(const struct bench_profile *p, FILE *f);
 const char *profile_host_line(const struct bench_profile *p, char *buf,
                               size_t len);
 
+/* A userfaultfd (close-on-exec, non-blocking) with UFFD_FEATURE_WP_ASYNC
+ * enabled, for the raw floors of the profile and of uvm-bench-dirty: when
+ * the kernel refuses it with EPERM, opened again user-mode-only.  Returns
+ * the descriptor, or -1 with errno set and why ("n/a (...)") in na. */
+int profile_uffd_open_async(char *na, size_t len);
+
 /* One PAGEMAP_SCAN reporting and re-protecting nwritten written pages
  * of the populated range [p, p + len), registered with a WP_ASYNC
  * userfaultfd for the call (the range must have none): the median of

@@ -7,6 +7,7 @@
  * Owns nothing but these helpers; must never print except to say it ran
  * out of memory.
  */
+#include <errno.h>
 #include "config.h"            /* _GNU_SOURCE, from configure */
 #include "stats.h"
 
@@ -49,4 +50,18 @@ struct bench_stats bench_stats_of(const double *v, int n)
     st.max = s[n - 1];
     free(s);
     return st;
+}
+
+long bench_number(const char *prog, const char *what, const char *s,
+                  long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "%s: %s: '%s' is not a whole number from %ld to "
+                        "%ld\n", prog, what, s, min, max);
+        exit(2);
+    }
+    return v;
 }

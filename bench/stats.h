@@ -17,6 +17,11 @@
 
 uint64_t bench_now_ns(void);            /* CLOCK_MONOTONIC */
 void *bench_calloc(size_t n, size_t size);   /* exits 1 when out of memory */
+/* s as a whole decimal number in [min, max], else a message naming what
+ * (an operand or a variable) and exit status 2: atoi and strtoul took
+ * "1g" for 1 and "--quick" for 0.  prog prefixes the message. */
+long bench_number(const char *prog, const char *what, const char *s,
+                  long min, long max);
 
 struct bench_stats {
     double median, min, max;

@@ -54,7 +54,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <uvm.h>
@@ -147,14 +146,16 @@ static void floor_segv(int sig, siginfo_t *si, void *uc)
     errno = saved;
 }
 
+/* The descriptor comes from the profile's opener: unprivileged, with
+ * vm.unprivileged_userfaultfd = 0, only a user-mode-only userfaultfd is
+ * allowed, and libuvm's method runs on one; a floor opened otherwise would
+ * be missing exactly where the method works. */
 static int floor_uffd_init(struct floor *f)
 {
-    struct uffdio_api api = { .api = UFFD_API,
-                              .features = UFFD_FEATURE_WP_ASYNC };
-    f->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    char why[128];
+    f->uffd = profile_uffd_open_async(why, sizeof why);
     f->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (f->uffd < 0 || f->pagemap < 0 ||
-        ioctl(f->uffd, UFFDIO_API, &api) != 0)
+    if (f->uffd < 0 || f->pagemap < 0)
         return -1;
     struct uffdio_register reg = {
         .range = { (unsigned long)f->mem, f->len },
@@ -636,12 +637,27 @@ int main(int argc, char **argv)
 {
     const char *ec = getenv("UVM_BENCH_DIRTY_CYCLES");
     const char *em = getenv("UVM_BENCH_DIRTY_MIB");
-    int cycles = argc > 1 ? atoi(argv[1]) : ec != NULL ? atoi(ec) : 7;
-    int mib = argc > 2 ? atoi(argv[2]) : em != NULL ? atoi(em) : 64;
-    if (mib > 0)
-        range_mib = (size_t)mib;
-    if (cycles < 1)
-        cycles = 1;
+    if (argc > 3 || (argc > 1 && argv[1][0] == '-')) {
+        int help = argc == 2 && strcmp(argv[1], "--help") == 0;
+        if (!help)
+            fprintf(stderr, "uvm-bench-dirty: unexpected argument '%s'\n",
+                    argc > 3 ? argv[3] : argv[1]);
+        fprintf(help ? stdout : stderr,
+                "usage: uvm-bench-dirty [CYCLES [MIB]]\n"
+                "DIRTY's methods against their floors: CYCLES timed cycles "
+                "(default\nUVM_BENCH_DIRTY_CYCLES, else 7) on ranges of MIB "
+                "MiB (default\nUVM_BENCH_DIRTY_MIB, else 64).  Exit status 2 "
+                "on a usage error.\n");
+        return help ? 0 : 2;
+    }
+    const char *pc = argc > 1 ? argv[1] : ec != NULL && *ec ? ec : NULL;
+    const char *pm = argc > 2 ? argv[2] : em != NULL && *em ? em : NULL;
+    int cycles = pc == NULL ? 7 :
+        (int)bench_number("uvm-bench-dirty", argc > 1 ? "CYCLES" :
+                          "UVM_BENCH_DIRTY_CYCLES", pc, 1, 1000000);
+    if (pm != NULL)
+        range_mib = (size_t)bench_number("uvm-bench-dirty", argc > 2 ? "MIB" :
+                                         "UVM_BENCH_DIRTY_MIB", pm, 1, 1048576);
     ps = uvm_pagesize();
     const char *e = getenv("UVM_BENCH_SEED");
     seed = e ? (unsigned)strtoul(e, NULL, 0) : (unsigned)time(NULL);

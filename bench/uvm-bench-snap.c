@@ -41,12 +41,16 @@
  * (libuvm's: its copies go to store memory never used before, shown as
  * "COW 1st").
  * Only the public header, except the fork() and userfaultfd baselines.
- * Usage: uvm-bench-snap [max-MiB] (default 4096; UVM_BENCH_SNAP_MAX_MIB).
+ * Usage: uvm-bench-snap [max-MiB] (default 4096; UVM_BENCH_SNAP_MAX_MIB),
+ * or --help; a bad option or number is a usage error (exit 2), as in
+ * uvm-bench.
  */
 #include "config.h"            /* _GNU_SOURCE, from configure */
 #include "profile.h"
 #include "target.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,17 +104,54 @@ static char *populated(size_t len)
     return p;
 }
 
+/* A bit per page of the range, grown with it: the pages drawn this
+ * epoch.  Sized in the untimed warm-up epoch that starts every size. */
+static unsigned char *drawn;
+static size_t drawn_len;
+
+static void drawn_clear(size_t npages)
+{
+    size_t len = (npages + 7) / 8;
+    if (len > drawn_len) {
+        free(drawn);
+        drawn = malloc(len);
+        if (drawn == NULL) {
+            perror("uvm-bench-snap: the page draw's bitmap");
+            exit(1);
+        }
+        drawn_len = len;
+    }
+    memset(drawn, 0, len);
+}
+
+/* Write n distinct random pages.  Drawn without replacement (a page
+ * drawn again is drawn anew): each page faults once, so a floor counts
+ * exactly the pages that fault; with replacement some 0.5 % of the pages
+ * of a 1 GiB epoch were drawn twice and counted twice. */
+static void write_distinct(char *p, size_t npages, size_t n)
+{
+    size_t ps = uvm_pagesize();
+    drawn_clear(npages);
+    for (size_t k = 0; k < n;) {
+        size_t i = rnd(npages);
+        unsigned char bit = (unsigned char)(1u << i % 8);
+        if (drawn[i / 8] & bit)
+            continue;
+        drawn[i / 8] |= bit;
+        p[i * ps + 8] ^= 1;
+        k++;
+    }
+}
+
 /* Write 1 % of the pages (at least one), fresh random pages; or, with
  * hot, the same pages every time (seeded alike). */
 static size_t write_one_percent(char *p, size_t npages, int hot)
 {
     size_t n = npages / 100 ? npages / 100 : 1;
-    size_t ps = uvm_pagesize();
     unsigned long saved = rnd_state;
     if (hot)
         rnd_state = 0x9e3779b97f4a7c15UL;
-    for (size_t k = 0; k < n; k++)
-        p[rnd(npages) * ps + 8] ^= 1;
+    write_distinct(p, npages, n);
     if (hot)
         rnd_state = saved;
     return n;
@@ -134,6 +175,8 @@ static double med(struct samples *s)
 struct row {
     double mib;
     size_t written;                 /* pages written per epoch */
+    size_t written_timed;           /* by the timed fresh epochs, all */
+    unsigned long faults_timed;     /* libuvm's faults in their writes */
     struct samples first, fork_call, epoch, take, writes, release, cow;
     struct samples epoch_fork, hot, tu, mc;
     double cow_first_us;
@@ -187,18 +230,28 @@ static double memcpy_round(void)
     return (now() - t) / (double)n * 1e6;
 }
 
-static void baselines_init(void)
+/* Pages of a baseline, kept out of the fork() baseline, which copies
+ * only the range.  Without them there is no floor to judge against: the
+ * program stops, saying why. */
+static char *baseline_pages(size_t n)
 {
     size_t ps = uvm_pagesize();
-    tu_mem = populated(TU_PAGES * ps);
-    mc_a = populated(4096 * ps);
-    mc_b = populated(4096 * ps);
-    if (tu_mem == NULL || mc_a == NULL || mc_b == NULL)
+    char *p = populated(n * ps);
+    if (p == NULL) {
+        fprintf(stderr, "uvm-bench-snap: mmap of %zu KiB for the baselines "
+                "(TRAP+UNPROT, page memcpy): %s\n", n * ps / 1024,
+                strerror(errno));
         exit(1);
-    /* Not the fork() baseline's business: it copies only the range. */
-    madvise(tu_mem, TU_PAGES * ps, MADV_DONTFORK);
-    madvise(mc_a, 4096 * ps, MADV_DONTFORK);
-    madvise(mc_b, 4096 * ps, MADV_DONTFORK);
+    }
+    madvise(p, n * ps, MADV_DONTFORK);
+    return p;
+}
+
+static void baselines_init(void)
+{
+    tu_mem = baseline_pages(TU_PAGES);
+    mc_a = baseline_pages(4096);
+    mc_b = baseline_pages(4096);
 }
 
 /* A snapshot of the design flags asks for, or the end of the run. */
@@ -219,6 +272,8 @@ static void epochs(char *p, size_t len, int hot, struct row *r)
     size_t npages = len / uvm_pagesize();
     uvm_snap *s = snap_or_die(p, len, UVM_SNAP_UNDO);
     for (int e = -1; e < EPOCHS; e++) {          /* e = -1: warm-up */
+        struct uvm_stats f0, f1;
+        uvm_stats(&f0);
         double a = now();
         uvm_snap *n = uvm_snapshot(p, len);
         double b = now();
@@ -227,6 +282,7 @@ static void epochs(char *p, size_t len, int hot, struct row *r)
         uvm_snap_release(s);
         s = n;
         double d = now();
+        uvm_stats(&f1);
         r->written = w;
         if (e < 0) {
             if (r->cow_first_us == 0 && !hot)           /* fresh store */
@@ -237,6 +293,8 @@ static void epochs(char *p, size_t len, int hot, struct row *r)
             add(&r->hot, d - a);
             continue;
         }
+        r->written_timed += w;
+        r->faults_timed += f1.faults - f0.faults;
         add(&r->cow, (c - b) / (double)w * 1e6);
         add(&r->epoch, d - a);
         add(&r->take, b - a);
@@ -356,7 +414,9 @@ static void firsts(char *p, size_t len, struct row *r)
 static void bench_size(size_t len, struct row *r)
 {
     char *p = populated(len);
-    if (p == NULL) {
+    if (p == NULL) {                    /* the row says why; no larger one */
+        printf("%6zu n/a (mmap of the range: %s)\n", len >> 20,
+               strerror(errno));
         r->mib = -1;
         return;
     }
@@ -383,6 +443,11 @@ static void judge_undo(struct row *r, double tu, double mc)
     char name[96], fig[64], flo[128], info[128];
     double n = (double)r->written, ep = med(&r->epoch) * 1e3;
     double floor_ms = n * (tu + mc) * 1e-3;
+    /* The floor's count is right only if every page written faults once:
+     * libuvm's own counter says how many did (smoke.sh compares). */
+    printf("undo floor: %zu pages per epoch; in the %d timed epochs %zu "
+           "pages written, %lu faults taken (uvm_stats)\n", r->written,
+           EPOCHS * BLOCKS, r->written_timed, r->faults_timed);
     snprintf(name, sizeof name, "undo epoch, %.0f MiB: <= 1.3 x floor", r->mib);
     snprintf(fig, sizeof fig, "%.2f ms per epoch", ep);
     snprintf(flo, sizeof flo, "%.2f ms (%.0f fresh pages x (TRAP+UNPROT "
@@ -506,13 +571,6 @@ struct loop {
     double scan_ms;
 };
 
-static void write_pages(char *p, size_t npages, size_t n)
-{
-    size_t ps = uvm_pagesize();
-    for (size_t k = 0; k < n; k++)
-        p[rnd(npages) * ps + 8] ^= 1;
-}
-
 /* One design: a snapshot, then runs each followed by a restore. */
 static void loop_design(char *p, size_t len, unsigned flags, size_t n,
                         struct samples *out)
@@ -521,7 +579,7 @@ static void loop_design(char *p, size_t len, unsigned flags, size_t n,
     uvm_snap *s = snap_or_die(p, len, flags);
     for (int i = -1; i < LOOP_ITERS; i++) {       /* i = -1: warm-up */
         double a = now();
-        write_pages(p, npages, n);
+        write_distinct(p, npages, n);
         if (uvm_snap_restore(s) != 0) {
             perror("uvm_snap_restore");
             exit(1);
@@ -541,7 +599,7 @@ static void loop_fork(char *p, size_t len, size_t n, struct samples *out)
         (void)rnd(npages);              /* another draw for each child */
         pid_t pid = fork();
         if (pid == 0) {
-            write_pages(p, npages, n);
+            write_distinct(p, npages, n);
             _exit(0);
         }
         waitpid(pid, NULL, 0);
@@ -629,11 +687,65 @@ static void print_row(struct row *r)
     fflush(stdout);
 }
 
+/* ---- the command line, with uvm-bench's conventions ---- */
+
+#define MAX_MIB 1048576L         /* 1 TiB: the sizes are 4^k MiB up to it */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: uvm-bench-snap [MAX-MIB]\n"
+        "       uvm-bench-snap --help\n"
+        "libuvm's copy-on-write snapshots against fork() on populated ranges\n"
+        "of 1, 4, 16, ... MiB up to MAX-MIB, the targets judged at 1 GiB or\n"
+        "at the largest size run.\n\n"
+        "  MAX-MIB   the largest range in MiB, a decimal number from 1 to\n"
+        "            %ld (default: UVM_BENCH_SNAP_MAX_MIB, else 4096)\n"
+        "  --help    this text\n\n"
+        "Exit status: 0 when the measurements succeeded, whether or not the\n"
+        "targets were met; 1 when the benchmark could not be set up; 2 on a\n"
+        "usage error.\n", MAX_MIB);
+}
+
+/* A whole decimal number of MiB, or a usage error naming where it came
+ * from: "1g" or "0x10" ran 1 and 0 MiB when strtoul's leftovers were
+ * ignored. */
+static size_t parse_mib(const char *what, const char *s)
+{
+    return (size_t)bench_number("uvm-bench-snap", what, s, 1, MAX_MIB);
+}
+
+/* The largest size to run: the operand, else the environment, else 4096. */
+static size_t parse_args(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); exit(0);
+        default:  usage(stderr); exit(2);
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "uvm-bench-snap: unexpected argument '%s'\n",
+                argv[optind + 1]);
+        usage(stderr);
+        exit(2);
+    }
+    const char *e = getenv("UVM_BENCH_SNAP_MAX_MIB");
+    if (optind < argc)
+        return parse_mib("MAX-MIB", argv[optind]);
+    if (e != NULL && e[0] != '\0')
+        return parse_mib("UVM_BENCH_SNAP_MAX_MIB", e);
+    return 4096;
+}
+
 int main(int argc, char **argv)
 {
-    const char *e = getenv("UVM_BENCH_SNAP_MAX_MIB");
-    size_t max_mib = argc > 1 ? strtoul(argv[1], NULL, 0)
-                              : e ? strtoul(e, NULL, 0) : 4096;
+    size_t max_mib = parse_args(argc, argv);
     long avail = sysconf(_SC_AVPHYS_PAGES) * (sysconf(_SC_PAGESIZE) / 1024);
     static struct bench_profile prof;
     profile_measure(&prof, 5);

@@ -189,8 +189,9 @@ struct uvm_snap_stats {
  * NULL with EINVAL (alignment, length), ENOMEM (range not mapped, no
  * memory), EACCES (range not read-write), EEXIST (partly overlaps another
  * snapshot's range, a dirty tracker or a trap region), EBUSY (uvm_alloc
- * memory another uvm_map2 view maps; while the snapshot lives, uvm_map2
- * of its pages is EBUSY too).
+ * memory another writable uvm_map2 view maps, or mapped when the process
+ * forked; while the snapshot lives, a writable uvm_map2 of its pages is
+ * EBUSY too); EINVAL also for a range only partly uvm_alloc memory.
  * uvm_snap_read: copy len bytes at off of the snapshot into buf.
  * uvm_snap_diff: store up to max addresses of live pages that differ from
  * the snapshot, ascending; returns how many.

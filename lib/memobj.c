@@ -59,7 +59,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 /* Windows of objects that a snapshot chain protects through one view
  * (uvm__memobj_pin): a write through any other view would change the
  * snapshot's pages behind that protection, so while a window is pinned it
- * has no other view, and uvm_map2 of it is EBUSY.  (mu) */
+ * has no other writable view, and a writable uvm_map2 of it is EBUSY.
+ * (A read-only view made writable by mprotect(2) is not seen.)  (mu) */
 struct pin {
     const struct uvm__memobj *obj;
     size_t off, len;
@@ -70,7 +71,16 @@ static size_t npins, cappins;     /* (mu) */
 
 /* fork() (version.c orders the library's locks). */
 void uvm__memobj_lock(void) { pthread_mutex_lock(&mu); }
-void uvm__memobj_unlock(void) { pthread_mutex_unlock(&mu); }
+
+/* After fork(), in both processes: every object mapped now has a mapping
+ * in the other process too (.pin). */
+void uvm__memobj_unlock(void)
+{
+    const struct vtab *t = atomic_load(&vroot);
+    for (size_t i = 0; t != NULL && i < t->n; i++)
+        t->v[i].obj->forked = 1;
+    pthread_mutex_unlock(&mu);
+}
 
 /* ---- lookup (AS-safe) ---- */
 
@@ -103,6 +113,26 @@ UVM_AS_SAFE int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out)
         *out = t->v[i];
         rc = 0;
     }
+    uvm__hazard_release(th, hz);
+    return rc;
+}
+
+UVM_AS_SAFE int uvm__memobj_classify(uintptr_t start, uintptr_t end)
+{
+    struct uvm__thread *th = uvm__thread_self();
+    if (th == NULL)
+        return -ENOMEM;
+    int hz;
+    const struct vtab *t = uvm__hazard_acquire(th, &vroot, &hz);
+    if (hz < 0)
+        return -ENOMEM;
+    long i = vtab_pos(t, start);
+    int rc;
+    if (i >= 0 && start < t->v[i].end)          /* starts in a view */
+        rc = end <= t->v[i].end ? 1 : -EINVAL;
+    else                                        /* the next view */
+        rc = (size_t)(i + 1) < (t != NULL ? t->n : 0) &&
+             t->v[i + 1].start < end ? -EINVAL : 0;
     uvm__hazard_release(th, hz);
     return rc;
 }
@@ -258,11 +288,16 @@ int uvm__memobj_pin(uintptr_t start, uintptr_t end, const void *owner)
     }
     const struct uvm__view *v = &t->v[i];
     size_t off = v->off + (start - v->start), len = end - start;
+    if (v->obj->forked) {
+        rc = -EBUSY;                  /* a child's (or parent's) mapping */
+        goto out;
+    }
     for (size_t j = 0; j < t->n; j++)
         if (j != (size_t)i && t->v[j].obj == v->obj &&
+            (t->v[j].prot & PROT_WRITE) &&
             window_meets(t->v[j].off, t->v[j].end - t->v[j].start,
                          off, len)) {
-            rc = -EBUSY;              /* another view of these pages */
+            rc = -EBUSY;              /* another way to write them */
             goto out;
         }
     if (npins == cappins) {
@@ -323,7 +358,7 @@ int uvm__memobj_alloc(size_t len, int prot, void **out)
             rc = -errno;
     }
     if (rc == 0) {
-        struct uvm__view v = { (uintptr_t)p, (uintptr_t)p + len, o, 0 };
+        struct uvm__view v = { (uintptr_t)p, (uintptr_t)p + len, o, 0, prot };
         pthread_mutex_lock(&mu);
         rc = vtab_insert(&v);
         pthread_mutex_unlock(&mu);
@@ -350,9 +385,10 @@ int uvm__memobj_map2(uintptr_t addr, size_t len, int prot, void **out)
         rc = -EINVAL;
     } else {
         const struct uvm__view *v = &t->v[i];
-        struct uvm__view nv = { 0, 0, v->obj, v->off + (addr - v->start) };
+        struct uvm__view nv = { 0, 0, v->obj, v->off + (addr - v->start),
+                                prot };
         void *p = MAP_FAILED;
-        if (pinned(nv.obj, nv.off, len))
+        if ((prot & PROT_WRITE) && pinned(nv.obj, nv.off, len))
             rc = -EBUSY;                  /* a snapshot protects them */
         else if ((p = mmap(NULL, len, prot, MAP_SHARED, nv.obj->fd,
                            (off_t)nv.off)) == MAP_FAILED)

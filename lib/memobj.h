@@ -18,6 +18,9 @@ struct uvm__memobj {
     int fd;                   /* (c) memfd, close-on-exec, sealed */
     size_t size;              /* (c) bytes, page-aligned */
     size_t nviews;            /* (w) registry entries that refer to it */
+    int forked;               /* (w) mapped when the process forked: the
+                                 other process's mapping is a writable
+                                 view no snapshot can protect */
     uint32_t dev_major, dev_minor;  /* (c) the memfd's device and inode */
     uint64_t ino;
 };
@@ -26,6 +29,8 @@ struct uvm__view {
     uintptr_t start, end;     /* page-aligned, start < end */
     struct uvm__memobj *obj;
     size_t off;               /* offset in obj of start */
+    int prot;                 /* as mapped (a snapshot's pin refuses
+                                 writable views only) */
 };
 
 /* The view containing addr, copied to *out.  0, -ENOENT (no view) or
@@ -51,10 +56,14 @@ UVM_HIDDEN int uvm__memobj_alloc(size_t len, int prot, void **out);
  * consecutive offsets, else -EINVAL. */
 UVM_HIDDEN int uvm__memobj_map2(uintptr_t addr, size_t len, int prot,
                                 void **out);
+/* Where [start, end) lies: 1 inside one view, 0 in no view, -EINVAL
+ * partly in views (or in several).  AS-safe, as uvm__memobj_lookup. */
+UVM_HIDDEN int uvm__memobj_classify(uintptr_t start, uintptr_t end);
 /* Pin the pages that [start, end), inside one view, maps for owner (a
- * snapshot chain): -EBUSY if another view maps any of them, -ENOENT if
- * the range is not inside one view, -ENOMEM.  While pinned, uvm_map2 of
- * any of them is -EBUSY. */
+ * snapshot chain): -EBUSY if another writable view maps any of them or
+ * the object was mapped when the process forked,
+ * -ENOENT if the range is not inside one view, -ENOMEM.  While pinned, a
+ * writable uvm_map2 of any of them is -EBUSY. */
 UVM_HIDDEN int uvm__memobj_pin(uintptr_t start, uintptr_t end,
                                const void *owner);
 /* Drop owner's pins. */

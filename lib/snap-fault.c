@@ -33,6 +33,7 @@
 #include "compat.h"
 #include "uffd.h"
 #include "prot-backend.h"
+#include "vma.h"
 
 #include <linux/userfaultfd.h>
 #include <sched.h>
@@ -78,17 +79,31 @@ UVM_AS_SAFE int uvm__snap_entry_lost(const struct snap_chain *c, size_t i,
            !(e & (SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP));
 }
 
-UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
+/* mprotect: is the mapping at a no longer the chain's (.lost)?  A PROT
+ * page is read-only; unmapped, or writable (a mapping made over it, or
+ * the program's own mprotect), its contents are not the snapshot's.  The
+ * extent of what was looked at goes to *to.  AS-safe. */
+UVM_AS_SAFE int uvm__snap_mapping_lost(uintptr_t a, uintptr_t *to)
+{
+    struct uvm__vma v;
+    int e = errno;
+    int rc = uvm__vma_query(a, &v);
+    errno = e;
+    if (rc == -ENOMEM || (rc == 0 && v.start > a)) {
+        *to = rc == 0 ? v.start : a + snap_ps();
+        return 1;                 /* unmapped */
+    }
+    if (rc < 0) {
+        *to = a + snap_ps();
+        return 0;                 /* cannot tell: assume it is intact */
+    }
+    *to = v.end;
+    return (v.prot & PROT_WRITE) != 0;
+}
+
+UVM_AS_SAFE int uvm__snap_hole_lost(const struct snap_chain *c, size_t i)
 {
     uintptr_t a = c->start + i * snap_ps();
-    if (c->uffd < 0) {            /* a page unmapped is lost */
-        unsigned char in;
-        int e = errno;
-        int gone = mincore((void *)a, snap_ps(), &in) != 0 && errno == ENOMEM;
-        errno = e;
-        if (gone)
-            return 1;
-    }
     if (c->pagemap < 0)
         return 0;
     uint64_t e = 0;
@@ -96,6 +111,14 @@ UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
     if (pread(c->pagemap, &e, sizeof e, off) != (ssize_t)sizeof e)
         return 0;                 /* cannot tell: assume it is intact */
     return uvm__snap_entry_lost(c, i, e);
+}
+
+UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
+{
+    uintptr_t to;
+    if (c->uffd < 0 && uvm__snap_mapping_lost(c->start + i * snap_ps(), &to))
+        return 1;
+    return uvm__snap_hole_lost(c, i);
 }
 
 /* A page that held nothing when the first snapshot protected it and
@@ -356,7 +379,7 @@ UVM_AS_SAFE int uvm__snap_fault(const struct uvm_fault *f)
         /* With userfaultfd a fault proves the mark (.lost); with mprotect
          * a write to a page the kernel dropped faults all the same, and
          * the copy would be zeros: look before the copy maps a page. */
-        int lost = c->uffd < 0 && uvm__snap_live_lost(c, i);
+        int lost = c->uffd < 0 && uvm__snap_hole_lost(c, i);
         uint32_t s = uvm__snap_slot_take(c);
         uvm__snap_push(c, i, s, newest);
         snap_slot_meta(c, s)->lost = (uint32_t)lost;

@@ -74,9 +74,15 @@
  *               pages (uvm_map2) would change them with no fault, and the
  *               snapshots would change with them.  So the chain pins the
  *               object's window (memobj.c): uvm_snapshot of a window that
- *               another view maps, and uvm_map2 of a pinned window, fail
- *               with EBUSY.  Views the library does not know (a mapping
- *               of /proc/self/fd, say) are not covered.  A fork child's
+ *               another writable view maps, and a writable uvm_map2 of a
+ *               pinned window, fail with EBUSY.  Not covered: a read-only
+ *               view made writable by mprotect, views the library does
+ *               not know (a mapping of /proc/self/fd, say).  After fork
+ *               the other process maps every object that was mapped: a
+ *               writable view out of reach, so those objects are EBUSY
+ *               in both processes for good.  A range partly in views
+ *               (two adjacent objects, a view and private memory) is
+ *               EINVAL: one chain has one kind of memory.  A fork child's
  *               mapping is another view: .fork orphans it.
  *
  *  .lost       The kernel can drop a PROT page's contents without a write
@@ -552,6 +558,9 @@ static int range_check(uintptr_t start, uintptr_t end, int *prot)
 static int chain_alloc(uintptr_t start, uintptr_t end,
                        struct snap_chain **out)
 {
+    int kind = uvm__memobj_classify(start, end);
+    if (kind < 0)                      /* partly uvm_alloc memory */
+        return kind;
     struct snap_chain *c = calloc(1, sizeof *c);
     if (c == NULL)
         return -ENOMEM;
@@ -562,8 +571,7 @@ static int chain_alloc(uintptr_t start, uintptr_t end,
     c->uffd = -1;
     c->pagemap = -1;
     c->pid = getpid();
-    struct uvm__view view;
-    c->memobj = uvm__memobj_lookup(start, &view) == 0 && view.end >= end;
+    c->memobj = kind;
     c->state = uvm__snap_map_zero(c->npages);          /* all PG_LIVE */
     c->head = uvm__snap_map_zero(c->npages * sizeof *c->head);
     c->jr = uvm__snap_map_zero(c->npages * sizeof *c->jr);
@@ -998,6 +1006,25 @@ int uvm_snap_read(const uvm_snap *s, size_t off, void *buf, size_t len)
 
 #define SAVE_PAGES 256                 /* 1 MiB writes */
 
+/* mprotect chain c: which of pages [i, i + n) lie in a mapping that is
+ * not the chain's any more (unmapped, or writable: .lost)?  One query a
+ * mapping, not one a page. */
+static void mapping_gone(const struct snap_chain *c, size_t i, size_t n,
+                         unsigned char *gone)
+{
+    uintptr_t a = c->start + i * PS(), e = a + n * PS();
+    while (a < e) {
+        uintptr_t to;
+        int lost = uvm__snap_mapping_lost(a, &to);
+        if (to <= a || to > e)
+            to = e;
+        if (lost)
+            memset(gone + (a - (c->start + i * PS())) / PS(), 1,
+                   (to - a) / PS());
+        a = to;
+    }
+}
+
 /* Pages [i, i + n) of userfaultfd chain c that snapshot gen g would read
  * live and that have lost their write-protection mark (.lost): one
  * pagemap read for the chunk instead of two per page.  -EIO if any, 0 if
@@ -1012,7 +1039,16 @@ static int chunk_lost(struct snap_chain *c, size_t i, size_t n, uint64_t g)
     /* pagemap first, lookup second: a handler pushes a version before it
      * write-enables the page, so a mark gone that way has a version. */
     int check = 0;
+    unsigned char gone[SAVE_PAGES] = { 0 };
+    if (c->uffd < 0)
+        mapping_gone(c, i, n, gone);
     for (size_t k = 0; k < n; k++) {
+        if (gone[k] && uvm__snap_lookup(c, i + k, g) == SNAP_NONE) {
+            if (!uvm__snap_live_empty(c, i + k, g))
+                return -EIO;
+            check = 1;
+            continue;
+        }
         int lost = uvm__snap_entry_lost(c, i + k, e[k]);
         /* mprotect: a hole that held nothing may be unmapped: the copy
          * would fault, read_page's check looks */

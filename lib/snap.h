@@ -317,6 +317,11 @@ UVM_HIDDEN int uvm__snap_uffd_open(uintptr_t start, size_t len);
  * hole now, is lost (one read since maps a page of zeros, and then
  * nothing tells).  AS-safe. */
 UVM_HIDDEN int uvm__snap_live_lost(const struct snap_chain *c, size_t i);
+/* The pagemap half of it (a fault proves the mapping).  AS-safe. */
+UVM_HIDDEN int uvm__snap_hole_lost(const struct snap_chain *c, size_t i);
+/* The mapping half, for mprotect chains: is the mapping at a unmapped or
+ * writable?  *to: the end of what the answer covers.  AS-safe. */
+UVM_HIDDEN int uvm__snap_mapping_lost(uintptr_t a, uintptr_t *to);
 /* The same, from page i's pagemap entry e.  AS-safe. */
 UVM_HIDDEN int uvm__snap_entry_lost(const struct snap_chain *c, size_t i,
                                     uint64_t e);

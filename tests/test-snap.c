@@ -1433,8 +1433,9 @@ END_TEST
  * memory protected the view it was taken through only, so a write
  * through a uvm_map2 alias changed the snapshot, and uvm_snap_save wrote
  * the new bytes.  Now the chain holds its pages: a snapshot of pages
- * another view maps is EBUSY, and so is a new view of a snapshot's
- * pages; other pages of the object are free.  Loop: both backends. */
+ * another writable view maps is EBUSY, and so is a new writable view of
+ * a snapshot's pages; read-only views and other pages of the object are
+ * free.  Loop: both backends. */
 START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
 {
     backend_of(_i);
@@ -1442,6 +1443,8 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     char *m = uvm_alloc(8 * PS, PROT_READ | PROT_WRITE);
     ck_assert_ptr_nonnull(m);
     memset(m, 'A', 8 * PS);
+    char *ro = uvm_map2(m, 4 * PS, PROT_READ);        /* 0-3, read-only */
+    ck_assert_ptr_nonnull(ro);
     char *alias = uvm_map2(m, 2 * PS, PROT_READ | PROT_WRITE);   /* 0-1 */
     ck_assert_ptr_nonnull(alias);
     errno = 0;
@@ -1457,8 +1460,10 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     ck_assert_ptr_null(uvm_map2(m + PS, PS, PROT_READ | PROT_WRITE));
     ck_assert_int_eq(errno, EBUSY);
     errno = 0;
-    ck_assert_ptr_null(uvm_map2(m + 2 * PS, 4 * PS, PROT_READ));
+    ck_assert_ptr_null(uvm_map2(m + 2 * PS, 4 * PS, PROT_READ | PROT_WRITE));
     ck_assert_int_eq(errno, EBUSY);                     /* straddles */
+    char *ro2 = uvm_map2(m, 4 * PS, PROT_READ);         /* cannot write */
+    ck_assert_ptr_nonnull(ro2);
     char *other = uvm_map2(m + 4 * PS, 4 * PS, PROT_READ | PROT_WRITE);
     ck_assert_ptr_nonnull(other);                       /* 4-7: free */
     other[0] = 'o';
@@ -1467,6 +1472,8 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     char c = 0;
     ck_assert_int_eq(uvm_snap_read(s, PS, &c, 1), 0);
     ck_assert_int_eq(c, 'A');
+    ck_assert_int_eq(ro[PS], 'B');                      /* live views */
+    ck_assert_int_eq(ro2[PS], 'B');
     /* the saved image is the snapshot's */
     FILE *f = tmpfile();
     ck_assert_ptr_nonnull(f);
@@ -1482,7 +1489,118 @@ START_TEST(no_view_writes_behind_a_snapshot_of_shared_memory)
     ck_assert_int_eq(alias[0], 'B');
     ck_assert_int_eq(uvm_free(alias, PS), 0);
     ck_assert_int_eq(uvm_free(other, 4 * PS), 0);
+    ck_assert_int_eq(uvm_free(ro2, 4 * PS), 0);
+    ck_assert_int_eq(uvm_free(ro, 4 * PS), 0);
     ck_assert_int_eq(uvm_free(m, 8 * PS), 0);
+}
+END_TEST
+
+/* Review of the view pins (each failed before its fix):
+ * - a child forked before the snapshot maps the object too, a writable
+ *   view out of the library's reach: its writes changed the parent's
+ *   new snapshot with no fault.  The object is EBUSY after a fork, in
+ *   both processes;
+ * - a range over two adjacent uvm_alloc objects was taken for private
+ *   memory (no pin, no orphaning at fork): EINVAL, as is a range partly
+ *   in a view.  Loop: both backends. */
+START_TEST(shared_memory_a_snapshot_cannot_protect_is_refused)
+{
+    backend_of(_i);
+    char *m = uvm_alloc(2 * PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(m);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        errno = 0;
+        _exit(uvm_snapshot(m, 2 * PS) == NULL && errno == EBUSY ? 0 : 2);
+    }
+    ck_assert_int_eq(child_status(pid), 0);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot(m, 2 * PS));
+    ck_assert_int_eq(errno, EBUSY);
+    ck_assert_int_eq(uvm_free(m, 2 * PS), 0);
+    /* two objects side by side, and an object beside private memory */
+    char *r = mmap(NULL, 4 * PS, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    ck_assert_ptr_ne(r, MAP_FAILED);
+    ck_assert_int_eq(munmap(r, 4 * PS), 0);
+    char *x = uvm_alloc(2 * PS, PROT_READ | PROT_WRITE);
+    char *y = uvm_alloc(2 * PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(y);
+    if (y + 2 * PS == x || x + 2 * PS == y) {
+        char *lo = x < y ? x : y;
+        errno = 0;
+        ck_assert_ptr_null(uvm_snapshot(lo, 4 * PS));
+        ck_assert_int_eq(errno, EINVAL);
+    }
+    ck_assert_int_eq(uvm_free(y, 2 * PS), 0);
+    /* x's second page given back and private memory mapped there */
+    ck_assert_int_eq(uvm_free(x + PS, PS), 0);
+    char *p = mmap(x + PS, PS, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    ck_assert_ptr_eq(p, x + PS);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot(x, 2 * PS));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(uvm_snapshot(x - PS, 2 * PS));   /* may be unmapped */
+    ck_assert(errno == EINVAL || errno == ENOMEM);
+    ck_assert_int_eq(munmap(p, PS), 0);
+    ck_assert_int_eq(uvm_free(x, PS), 0);
+}
+END_TEST
+
+/* The mapping under an mprotect chain replaced behind its back (uvm_free
+ * and a new uvm_alloc at the same address; mmap MAP_FIXED over a page of
+ * private memory): the snapshot read the new mapping's bytes.  A PROT
+ * page whose mapping is writable or gone has lost its contents: EIO. */
+START_TEST(mprotect_chain_sees_its_mapping_replaced)
+{
+    die_in(10);
+    setenv("UVM_BACKEND", "mprotect", 1);
+    char *a = uvm_alloc(2 * PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(a);
+    strcpy(a, "before");
+    uvm_snap *s = uvm_snapshot(a, 2 * PS);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(uvm_free(a, 2 * PS), 0);
+    char *b = uvm_alloc(2 * PS, PROT_READ | PROT_WRITE);
+    ck_assert_ptr_nonnull(b);
+    char buf[8] = { 0 };
+    if (b == a) {
+        strcpy(b, "NEWOBJ");
+        errno = 0;
+        ck_assert_int_eq(uvm_snap_read(s, 0, buf, 7), -1);
+        ck_assert_int_eq(errno, EIO);
+    }
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    ck_assert_int_eq(uvm_free(b, 2 * PS), 0);
+    char *m = map_pages(4, PROT_READ | PROT_WRITE);
+    memset(m, 'a', 4 * PS);
+    s = uvm_snapshot(m, 4 * PS);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_ptr_eq(mmap(m + PS, PS, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                     m + PS);
+    m[PS] = 'n';
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_read(s, PS, buf, 1), -1);
+    ck_assert_int_eq(errno, EIO);
+    int fd = open("/dev/null", O_WRONLY);
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_save(s, fd), -1);
+    ck_assert_int_eq(errno, EIO);
+    void *pg[4];
+    errno = 0;
+    ck_assert_int_eq(uvm_snap_diff(s, pg, 4), -1);
+    ck_assert_int_eq(errno, EIO);
+    close(fd);
+    ck_assert_int_eq(uvm_snap_read(s, 2 * PS, buf, 1), 0);
+    ck_assert_int_eq(buf[0], 'a');
+    ck_assert_int_eq(uvm_snap_release(s), 0);
+    munmap(m, 4 * PS);
+    unsetenv("UVM_BACKEND");
 }
 END_TEST
 
@@ -1506,7 +1624,7 @@ START_TEST(fork_child_cannot_view_the_parents_snapshotted_pages)
         (void)uvm_snap_release(s);
         if (uvm_map2(m, PS, PROT_READ | PROT_WRITE) != NULL || errno != EBUSY)
             _exit(3);
-        if (uvm_map2(m + 2 * PS, PS, PROT_READ) == NULL)
+        if (uvm_map2(m + 2 * PS, PS, PROT_READ | PROT_WRITE) == NULL)
             _exit(4);                      /* other pages stay free */
         _exit(0);
     }
@@ -1705,6 +1823,9 @@ static Suite *snap_suite(void)
     tcase_add_test(tc,
         restore_and_diff_fail_with_eio_when_a_page_read_live_was_lost);
     tcase_add_test(tc, mprotect_backend_detects_a_dropped_page);
+    tcase_add_test(tc, mprotect_chain_sees_its_mapping_replaced);
+    tcase_add_loop_test(tc,
+        shared_memory_a_snapshot_cannot_protect_is_refused, 0, 2);
     tcase_add_loop_test(tc,
         no_view_writes_behind_a_snapshot_of_shared_memory, 0, 2);
     tcase_add_test(tc, dropping_a_never_populated_page_loses_nothing);
