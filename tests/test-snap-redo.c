@@ -33,6 +33,14 @@ static char *filled(size_t n, char c)
     return m;
 }
 
+/* A tracked snapshot of the N pages at m; the test fails without one. */
+static uvm_snap *tracked(char *m)
+{
+    uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
 /* Every page of snapshot s reads as its reference copy. */
 static void reads_as(const uvm_snap *s, const char *ref, size_t n)
 {
@@ -53,8 +61,7 @@ START_TEST(flags_other_than_a_design_are_einval)
     ck_assert_ptr_null(uvm_snapshot2(m, N * PS, ~0u));
     ck_assert_int_eq(errno, EINVAL);
     /* Nothing was left behind: both designs can still have the range. */
-    uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(s);
+    uvm_snap *s = tracked(m);
     ck_assert_int_eq(uvm_snap_release(s), 0);
     s = uvm_snapshot2(m, N * PS, UVM_SNAP_UNDO);
     ck_assert_ptr_nonnull(s);
@@ -72,8 +79,7 @@ START_TEST(a_chain_of_the_other_design_is_ebusy)
     ck_assert_ptr_null(uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED));
     ck_assert_int_eq(errno, EBUSY);
     ck_assert_int_eq(uvm_snap_release(u), 0);
-    uvm_snap *t = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(t);
+    uvm_snap *t = tracked(m);
     errno = 0;
     ck_assert_ptr_null(uvm_snapshot(m, N * PS));
     ck_assert_int_eq(errno, EBUSY);
@@ -99,16 +105,14 @@ START_TEST(bytes_held_is_the_range_plus_the_pages_stored)
 {
     backend_of(_i);
     char *m = filled(N, 'a');
-    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(a);
+    uvm_snap *a = tracked(m);
     struct uvm_snap_stats st;
     ck_assert_int_eq(uvm_snap_stats(a, &st), 0);
     ck_assert_uint_eq(st.pages_stored, 0);
     ck_assert_uint_eq(st.bytes_held, N * PS);
     for (size_t p = 3; p < 6; p++)
         m[p * PS] = 'b';
-    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(b);
+    uvm_snap *b = tracked(m);
     ck_assert_int_eq(uvm_snap_stats(b, &st), 0);
     ck_assert_uint_eq(st.chain_length, 2);
     ck_assert_uint_eq(st.pages_stored, 3);     /* a's old pages */
@@ -134,8 +138,7 @@ START_TEST(release_in_any_order_keeps_the_others)
             m[p * PS + (size_t)k] = (char)('a' + k);
         ref[k] = malloc(N * PS);
         memcpy(ref[k], m, N * PS);
-        s[k] = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-        ck_assert_ptr_nonnull(s[k]);
+        s[k] = tracked(m);
         m[(size_t)k * PS + 100] = 'x';             /* after it */
     }
     for (int r = 0; r < K; r++) {
@@ -175,8 +178,7 @@ START_TEST(restore_to_older_snapshots_and_back)
     ck_assert(memcmp(m, rb, N * PS) == 0);
     ck_assert_int_eq(uvm_snap_diff(b, pages, N), 0);
     /* The restores' own writes are tracked: a snapshot now is b's bytes. */
-    uvm_snap *c = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(c);
+    uvm_snap *c = tracked(m);
     reads_as(c, rb, N);
     ck_assert_int_eq(uvm_snap_restore(a), 0);
     ck_assert(memcmp(m, ra, N * PS) == 0);
@@ -199,8 +201,7 @@ START_TEST(restore_leaves_nothing_for_the_next_snapshot_to_copy)
 {
     backend_of(_i);
     char *m = filled(N, 'a');
-    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(a);
+    uvm_snap *a = tracked(m);
     for (int run = 0; run < 4; run++) {
         for (size_t p = (size_t)run; p < N; p += 5)
             m[p * PS + (size_t)run] = 'w';
@@ -210,8 +211,7 @@ START_TEST(restore_leaves_nothing_for_the_next_snapshot_to_copy)
     }
     struct uvm_snap_stats st0, st;
     ck_assert_int_eq(uvm_snap_stats(a, &st0), 0);
-    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(b);
+    uvm_snap *b = tracked(m);
     ck_assert_int_eq(uvm_snap_stats(b, &st), 0);
     ck_assert_uint_eq(st.pages_stored, 0);
     ck_assert_uint_eq(st.cow_copies, st0.cow_copies);
@@ -227,8 +227,7 @@ START_TEST(unmapping_a_page_of_a_tracked_range_is_no_crash)
 {
     backend_of(_i);
     char *m = filled(N, 'a');
-    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(a);
+    uvm_snap *a = tracked(m);
     m[2 * PS] = 'b';
     ck_assert_int_eq(munmap(m + 5 * PS, PS), 0);
     for (int k = 0; k < 2; k++) {
@@ -276,16 +275,14 @@ START_TEST(writes_racing_a_take_are_seen_from_some_moment_of_the_call)
     struct counter k = { .stop = 0 };
     for (size_t p = 0; p < N; p++)
         k.pages[p] = (uint64_t *)(m + p * PS);
-    uvm_snap *first = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(first);
+    uvm_snap *first = tracked(m);
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, count_run, &k), 0);
     for (int round = 0; round < 200; round++) {
         uint64_t before[N], after[N];
         for (size_t p = 0; p < N; p++)
             before[p] = word_of(m, p);
-        uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-        ck_assert_ptr_nonnull(s);
+        uvm_snap *s = tracked(m);
         for (size_t p = 0; p < N; p++)
             after[p] = word_of(m, p);
         for (size_t p = 0; p < N; p++) {
@@ -314,16 +311,14 @@ START_TEST(a_write_racing_a_restore_is_never_lost_to_the_next_snapshot)
     struct counter k = { .stop = 0 };
     for (size_t p = 0; p < N; p++)
         k.pages[p] = (uint64_t *)(m + p * PS + 64);
-    uvm_snap *a = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(a);
+    uvm_snap *a = tracked(m);
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, count_run, &k), 0);
     for (int round = 0; round < 100; round++)
         ck_assert_int_eq(uvm_snap_restore(a), 0);
     atomic_store(&k.stop, 1);
     pthread_join(t, NULL);
-    uvm_snap *b = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(b);
+    uvm_snap *b = tracked(m);
     reads_as(b, m, N);
     ck_assert_int_eq(uvm_snap_release(a), 0);
     ck_assert_int_eq(uvm_snap_release(b), 0);
@@ -337,8 +332,7 @@ START_TEST(view_of_tracked_uvm_alloc_memory_is_the_snapshot)
     backend_of(_i);
     char *m = uvm_alloc(N * PS, PROT_READ | PROT_WRITE);
     memset(m, 'v', N * PS);
-    uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(s);
+    uvm_snap *s = tracked(m);
     memset(m, 'w', N * PS);
     const char *v = uvm_snap_view(s);
     ck_assert_ptr_nonnull(v);
@@ -361,8 +355,7 @@ START_TEST(a_tracked_chain_of_uvm_alloc_memory_refuses_other_views)
     backend_of(_i);
     char *m = uvm_alloc(N * PS, PROT_READ | PROT_WRITE);
     ck_assert_ptr_nonnull(m);
-    uvm_snap *s = uvm_snapshot2(m, N * PS, UVM_SNAP_TRACKED);
-    ck_assert_ptr_nonnull(s);
+    uvm_snap *s = tracked(m);
     errno = 0;
     ck_assert_ptr_null(uvm_map2(m, PS, PROT_READ | PROT_WRITE));
     ck_assert_int_eq(errno, EBUSY);
