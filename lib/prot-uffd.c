@@ -451,11 +451,9 @@ UVM_AS_SAFE static int pu_owns_fault(int sig, int code, uintptr_t addr,
     if (sig != SIGBUS || code != BUS_ADRERR || access == UVM_ACCESS_READ ||
         access == UVM_ACCESS_EXEC)
         return 0;
-    uintptr_t page = addr & ~uvm__page_mask;
-    struct uvm__vma v;
-    if (uvm__vma_query(page, &v) != 0 || v.start > page ||
-        !pu_vma_sealed(&v, page, page + uvm__page_size))
-        return 0;
+    /* The region first: its lookup is a few loads, the mapping's a
+     * system call, which a snapshot's faults (never this backend's
+     * regions) paid on every write before. */
     struct uvm__thread *t = uvm__thread_get();
     if (t == NULL)
         return 0;
@@ -466,7 +464,12 @@ UVM_AS_SAFE static int pu_owns_fault(int sig, int code, uintptr_t addr,
     struct uvm_region *r = root != NULL ? uvm__region_find(root, addr) : NULL;
     int st = r != NULL ? atomic_load(&r->uffd_state) : UVM__UFFD_OFF;
     uvm__hazard_release(t, hz);
-    return st == UVM__UFFD_ON || st == UVM__UFFD_GONE;
+    if (st != UVM__UFFD_ON && st != UVM__UFFD_GONE)
+        return 0;
+    uintptr_t page = addr & ~uvm__page_mask;
+    struct uvm__vma v;
+    return uvm__vma_query(page, &v) == 0 && v.start <= page &&
+           pu_vma_sealed(&v, page, page + uvm__page_size);
 }
 
 /* ---- detaching ---- */

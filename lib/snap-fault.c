@@ -240,7 +240,10 @@ static void wp_chunk(struct wp_job *j, size_t from, size_t to)
     int rc = 0;
     if (j->pg == NULL)
         rc = uvm__snap_wp(c, c->start + from * snap_ps(), to - from, j->on);
-    for (size_t k = from; j->pg != NULL && k < to && rc == 0;) {
+    else if (c->uffd >= 0)
+        rc = uvm__uffd_wp_pages(c->uffd, c->start, j->pg + from, to - from,
+                                j->on);
+    for (size_t k = from; j->pg != NULL && c->uffd < 0 && k < to && rc == 0;) {
         size_t e = k + 1;
         while (e < to && j->pg[e] == j->pg[e - 1] + 1)
             e++;

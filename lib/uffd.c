@@ -107,11 +107,10 @@ UVM_AS_SAFE void uvm__uffd_close(int fd)
     close(fd);
 }
 
-/* The ioctl, retried while the address space is changing.  0 or -errno. */
-UVM_AS_SAFE static int uffd_ioctl(int fd, unsigned long req, void *arg)
+/* The ioctl, retried while the address space is changing.  0 or -errno.
+ * The caller has checked the descriptor is this process's. */
+UVM_AS_SAFE static int uffd_ioctl_mine(int fd, unsigned long req, void *arg)
 {
-    if (!uvm__uffd_mine(fd))
-        return -ECHILD;
     for (int i = 0; i < EAGAIN_TRIES; i++) {
         if (ioctl(fd, req, arg) == 0)
             return 0;
@@ -119,6 +118,14 @@ UVM_AS_SAFE static int uffd_ioctl(int fd, unsigned long req, void *arg)
             return -errno;
     }
     return -EAGAIN;
+}
+
+/* The same, checking first (a getpid: one system call). */
+UVM_AS_SAFE static int uffd_ioctl(int fd, unsigned long req, void *arg)
+{
+    if (!uvm__uffd_mine(fd))
+        return -ECHILD;
+    return uffd_ioctl_mine(fd, req, arg);
 }
 
 UVM_AS_SAFE int uvm__uffd_register(int fd, uintptr_t start, size_t len,
@@ -154,6 +161,28 @@ UVM_AS_SAFE int uvm__uffd_wp(int fd, uintptr_t start, size_t len, int on)
         .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
     };
     return uffd_ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+UVM_AS_SAFE int uvm__uffd_wp_pages(int fd, uintptr_t base,
+                                   const uint32_t *pg, size_t n, int on)
+{
+    if (!uvm__uffd_mine(fd))           /* once for the batch */
+        return -ECHILD;
+    for (size_t k = 0; k < n;) {
+        size_t e = k + 1;
+        while (e < n && pg[e] == pg[e - 1] + 1)
+            e++;
+        struct uffdio_writeprotect wp = {
+            .range = { .start = base + (uintptr_t)pg[k] * uvm__page_size,
+                       .len = (e - k) * uvm__page_size },
+            .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+        };
+        int rc = uffd_ioctl_mine(fd, UFFDIO_WRITEPROTECT, &wp);
+        if (rc < 0)
+            return rc;
+        k = e;
+    }
+    return 0;
 }
 
 UVM_AS_SAFE int uvm__uffd_copy(int fd, uintptr_t dst, const void *src,

@@ -48,6 +48,12 @@ UVM_HIDDEN int uvm__uffd_unregister(int fd, uintptr_t start, size_t len);
  * [start, start+len).  0, -ECHILD, -ENOENT (some part not registered:
  * the parts before it may have changed), or another negative errno. */
 UVM_HIDDEN int uvm__uffd_wp(int fd, uintptr_t start, size_t len, int on);
+/* The same for pages pg[0..n) (ascending indexes from base), one ioctl a
+ * run of neighbours and one ownership check for all: a snapshot's take
+ * re-protects thousands of scattered pages, and a getpid each cost as
+ * much as half the ioctl on a host with costly system calls. */
+UVM_HIDDEN int uvm__uffd_wp_pages(int fd, uintptr_t base, const uint32_t *pg,
+                                  size_t n, int on);
 
 /* UFFDIO_COPY len bytes from src to dst (mode: UFFDIO_COPY_MODE_*).
  * 0 (also when the page was there already), -ECHILD or -errno. */
