@@ -129,6 +129,14 @@ UVM_HIDDEN int  uvm__dirty_attach(struct uvm_tracker *t, uintptr_t start,
                                   uintptr_t end);
 UVM_HIDDEN void uvm__dirty_detach(struct uvm_tracker *t);
 
+/* The mprotect method's check against the kernel: every page of t's
+ * range in a writable mapping counts as written.  Such a page without
+ * its mark is a mapping put over the range behind the tracker's back
+ * (MAP_FIXED: its writes never fault), or, in a fork child, a write
+ * whose handler had made the page writable but not yet marked it when
+ * the process forked.  One query per mapping.  AS-safe. */
+UVM_HIDDEN void uvm__dirty_mp_reconcile(struct uvm_tracker *t);
+
 /* Give [start, end), made read-only by an mprotect method (DIRTY's, or a
  * snapshot chain's), protection prot back: every piece still mapped
  * read-only, past any hole the program made by unmapping pages of it.

@@ -26,7 +26,9 @@
  *
  * What the method sees: writes by user-mode instructions of this process
  * (and of a child after fork(2), which inherits the protection, the trap
- * and the bitmap).  A system call writing into a clean page fails with
+ * and the bitmap; the child first counts every page of a writable
+ * mapping as written, since a handler may have made a page writable and
+ * not yet marked it when the process forked: uvm__dirty_mp_reconcile).  A system call writing into a clean page fails with
  * EFAULT instead (run uvm_touch first).  Writes through another view of
  * the same pages (MAP2) are not seen.  MADV_DONTNEED does not count as a
  * write.  After mremap(2) the moved pages keep their read-only protection
@@ -87,6 +89,33 @@ UVM_AS_SAFE static int mp_fault(const struct uvm_fault *f)
         return UVM_DECLINE;
     mp_mark_all(t);
     return UVM_RETRY;
+}
+
+/* ---- the kernel's truth ---- */
+
+void uvm__dirty_mp_reconcile(struct uvm_tracker *t)
+{
+    uintptr_t a = t->start;
+    while (a < t->end) {
+        struct uvm__vma v;
+        int e = errno;
+        int rc = uvm__vma_query(a, &v);
+        errno = e;
+        if (rc < 0 || v.start >= t->end)
+            break;                /* a hole to the end, or cannot tell */
+        if (v.start > a) {
+            a = v.start;          /* past a hole */
+            continue;
+        }
+        uintptr_t b = v.end < t->end ? v.end : t->end;
+        if (v.prot & PROT_WRITE)
+            for (uintptr_t p = a; p < b; p += uvm__page_size) {
+                size_t i = (p - t->start) / uvm__page_size;
+                atomic_fetch_or(&t->u.mp.bits[i / WORD_BITS],
+                                1UL << (i % WORD_BITS));
+            }
+        a = b;
+    }
 }
 
 /* ---- giving the range its protection back ---- */

@@ -68,6 +68,13 @@ void uvm__dirty_unlock(void)
     pthread_mutex_unlock(&mu);
 }
 
+void uvm__dirty_atfork_child(void)
+{
+    for (struct uvm_tracker *t = live; t != NULL; t = t->next)
+        if (t->ops == &uvm__dirty_mprotect)
+            uvm__dirty_mp_reconcile(t);
+}
+
 static void tracker_init(void *t)
 {
     pthread_mutex_init(&((struct uvm_tracker *)t)->mu, NULL);

@@ -146,6 +146,14 @@ static char *live_page(const struct snap_chain *c, size_t i)
     return (char *)(c->start + i * PS());
 }
 
+/* Is page i mapped at all (any backend)?  Pages with versions are not
+ * found by a scan: restore and diff look before they touch them. */
+static int page_here(const struct snap_chain *c, size_t i)
+{
+    unsigned char v;
+    return mincore(live_page(c, i), PS(), &v) == 0;
+}
+
 /* .sync for page i (mu; the store has room for a slot). */
 static void sync_page(struct snap_chain *c, size_t i, uint64_t newest)
 {
@@ -176,10 +184,16 @@ static void sync_page(struct snap_chain *c, size_t i, uint64_t newest)
 static int written(struct snap_chain *c, int rearm, size_t *n)
 {
     struct uvm__dirty_sink sk = { NULL, c->runs, runs_cap(c), 0 };
+    /* .replaced: a mapping put over part of the range behind the
+     * chain's back.  mprotect: its pages are writable without a mark,
+     * and count as written.  userfaultfd: it is not registered, and the
+     * kernel refuses the scan (EPERM): nothing tells what it holds. */
+    if (c->trk.ops == &uvm__dirty_mprotect)
+        uvm__dirty_mp_reconcile(&c->trk);
     int rc = rearm ? c->trk.ops->collect(&c->trk, &sk)
                    : c->trk.ops->peek(&c->trk, &sk);
     *n = sk.n;
-    return rc;
+    return rc == -EPERM ? -EIO : rc;
 }
 
 static size_t run_first(const struct snap_chain *c, size_t r)
@@ -189,12 +203,11 @@ static size_t run_first(const struct snap_chain *c, size_t r)
 
 /* Is page i mapped?  The mprotect method reports every page after it
  * failed to re-protect the range, holes the program unmapped included
- * (dirty-mprotect.c): those are skipped, not read (CAVEATS). */
+ * (dirty-mprotect.c): those are skipped, not read (CAVEATS).  The
+ * userfaultfd scan never reports a hole. */
 static int page_mapped(const struct snap_chain *c, size_t i)
 {
-    unsigned char v;
-    return c->trk.ops != &uvm__dirty_mprotect ||
-           mincore(live_page(c, i), PS(), &v) == 0;
+    return c->trk.ops != &uvm__dirty_mprotect || page_here(c, i);
 }
 
 int uvm__snap_redo_sync(struct snap_chain *c)
@@ -272,8 +285,9 @@ int uvm__snap_redo_restore(struct snap_chain *c, uint64_t g,
             memset(c->filled + run_first(c, r), 0, c->runs[r].npages);
     for (size_t k = 0; k < nv; k++) {                    /* (4) */
         uint32_t v = uvm__snap_lookup(c, vpg[k], g);
-        snap_live_write(live_page(c, vpg[k]), snap_slot_mem(c, v - 1),
-                        PS());
+        if (page_here(c, vpg[k]))          /* a hole is passed over */
+            snap_live_write(live_page(c, vpg[k]), snap_slot_mem(c, v - 1),
+                            PS());
         c->filled[vpg[k]] = 0;
     }
     return rc;
@@ -304,7 +318,8 @@ ssize_t uvm__snap_redo_diff(struct snap_chain *c, uint64_t g,
                 r++, j = 0;
         }
         uint32_t v = uvm__snap_redo_slot(c, i, g);
-        if (snap_live_differs(live_page(c, i), snap_slot_mem(c, v - 1),
+        if (page_here(c, i) &&             /* a hole is passed over */
+            snap_live_differs(live_page(c, i), snap_slot_mem(c, v - 1),
                               PS()))
             pages[out++] = live_page(c, i);
     }

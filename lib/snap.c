@@ -535,7 +535,8 @@ static void chain_free(struct snap_chain *c)
  * memory or uvm_alloc memory (we cannot tell private anonymous from other
  * private mappings cheaply; the kernel refuses WP on what it cannot
  * protect). */
-static int range_check(uintptr_t start, uintptr_t end, int *prot)
+static int range_check(uintptr_t start, uintptr_t end, int memobj,
+                       int *prot)
 {
     struct uvm__vma v;
     *prot = -1;
@@ -547,6 +548,10 @@ static int range_check(uintptr_t start, uintptr_t end, int *prot)
             return -ENOMEM;
         if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE))
             return -EACCES;       /* before the mix: EACCES whatever order */
+        /* Shared memory not from uvm_alloc (MAP_SHARED|MAP_ANONYMOUS, a
+         * shared file): other processes' writes reach it unseen. */
+        if (v.shared && !memobj)
+            return -EINVAL;
         if (*prot >= 0 && v.prot != *prot)
             return -EINVAL;
         *prot = v.prot;
@@ -603,7 +608,7 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
      * or a tracker (which may have made pages read-only) is EEXIST. */
     c->region = uvm__trap((void *)start, end - start, uvm__snap_fault, c,
                           UVM__REGION_NO_UFFD);
-    rc = c->region == NULL ? -errno : range_check(start, end, &prot);
+    rc = c->region == NULL ? -errno : range_check(start, end, c->memobj, &prot);
     if (rc == 0 && uvm__dirty_overlaps(start, end))
         rc = -EEXIST;              /* a uffd tracker, seen without uffd */
     /* Shared memory: the protection covers this view only, so no other
@@ -672,6 +677,22 @@ static int chain_new(uintptr_t start, uintptr_t end, struct snap_chain **out)
 }
 
 /* A new tracked chain (snap-redo.c): its tracker, then the base copy. */
+/* Does a trap region overlap [start, end)?  (An undo chain finds out by
+ * trapping first; a tracked chain of userfaultfd traps later.) */
+static int trap_overlaps(uintptr_t start, uintptr_t end)
+{
+    struct uvm__thread *t = uvm__thread_get();
+    if (t == NULL)
+        return 0;                 /* the trap later says EEXIST */
+    int hz;
+    void *root = uvm__hazard_acquire(t, &uvm__region_root, &hz);
+    if (hz < 0)
+        return 0;
+    int yes = root != NULL && uvm__region_next(root, start, end) != NULL;
+    uvm__hazard_release(t, hz);
+    return yes;
+}
+
 static int chain_new_tracked(uintptr_t start, uintptr_t end,
                              struct snap_chain **out)
 {
@@ -682,8 +703,8 @@ static int chain_new_tracked(uintptr_t start, uintptr_t end,
     c->tracked = 1;
     /* A tracker may have made the range read-only: EEXIST, not EACCES,
      * as for an undo chain (whose trap comes first). */
-    rc = uvm__dirty_overlaps(start, end) ? -EEXIST
-                                         : range_check(start, end, &prot);
+    rc = uvm__dirty_overlaps(start, end) || trap_overlaps(start, end)
+             ? -EEXIST : range_check(start, end, c->memobj, &prot);
     /* Another view's writes would escape the tracker (.views). */
     if (rc == 0 && c->memobj)
         rc = uvm__memobj_pin(start, end, c);

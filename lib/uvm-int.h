@@ -94,6 +94,7 @@ UVM_HIDDEN void uvm__snap_lock(void);
 UVM_HIDDEN void uvm__snap_unlock(void);
 UVM_HIDDEN void uvm__dirty_lock(void);
 UVM_HIDDEN void uvm__dirty_unlock(void);
+UVM_HIDDEN void uvm__dirty_atfork_child(void);  /* mprotect trackers: reconcile */
 UVM_HIDDEN void uvm__memobj_lock(void);
 UVM_HIDDEN void uvm__memobj_unlock(void);
 

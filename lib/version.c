@@ -72,6 +72,7 @@ static void atfork_child(void)
     uvm__region_reinit_child();
     uvm__memobj_unlock();
     uvm__dirty_unlock();
+    uvm__dirty_atfork_child();
     uvm__snap_unlock();
     uvm__prot_uffd_atfork_child();
 }
