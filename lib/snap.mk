@@ -29,5 +29,8 @@ bench_uvm_bench_snap_CFLAGS = $(AM_CFLAGS)
 bench_uvm_bench_snap_LDADD = lib/libuvm.la
 .PHONY: bench-snap
 bench: bench-snap
-bench-snap: bench/uvm-bench-snap$(EXEEXT)
+bench-snap: bench/uvm-bench-snap$(EXEEXT) examples/kvsave/uvm-kvsave$(EXEEXT)
 	./bench/uvm-bench-snap
+	@echo "bench-snap: the forkless save, full size (examples/kvsave)"
+	./examples/kvsave/uvm-kvsave --size 256M --plot kvsave-256M.png
+	./examples/kvsave/uvm-kvsave --size 1G --plot kvsave-1G.png
