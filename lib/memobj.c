@@ -98,13 +98,21 @@ UVM_AS_SAFE static long vtab_pos(const struct vtab *t, uintptr_t addr)
     return (long)lo - 1;
 }
 
+/* The current array, under a hazard of the calling thread's (*th, *hz;
+ * *hz < 0: none could be had, and the caller answers as it can). */
+UVM_AS_SAFE static const struct vtab *vtab_enter(struct uvm__thread **th,
+                                                 int *hz)
+{
+    *hz = -1;
+    *th = uvm__thread_self();
+    return *th != NULL ? uvm__hazard_acquire(*th, &vroot, hz) : NULL;
+}
+
 UVM_AS_SAFE int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out)
 {
-    struct uvm__thread *th = uvm__thread_self();
-    if (th == NULL)
-        return -ENOMEM;
+    struct uvm__thread *th;
     int hz;
-    const struct vtab *t = uvm__hazard_acquire(th, &vroot, &hz);
+    const struct vtab *t = vtab_enter(&th, &hz);
     if (hz < 0)
         return -ENOMEM;
     int rc = -ENOENT;
@@ -119,11 +127,9 @@ UVM_AS_SAFE int uvm__memobj_lookup(uintptr_t addr, struct uvm__view *out)
 
 UVM_AS_SAFE int uvm__memobj_classify(uintptr_t start, uintptr_t end)
 {
-    struct uvm__thread *th = uvm__thread_self();
-    if (th == NULL)
-        return -ENOMEM;
+    struct uvm__thread *th;
     int hz;
-    const struct vtab *t = uvm__hazard_acquire(th, &vroot, &hz);
+    const struct vtab *t = vtab_enter(&th, &hz);
     if (hz < 0)
         return -ENOMEM;
     long i = vtab_pos(t, start);
@@ -141,11 +147,11 @@ UVM_AS_SAFE int uvm__memobj_sealed_file(uintptr_t addr, uint32_t dev_major,
                                         uint32_t dev_minor, uint64_t ino,
                                         uint64_t off, uint64_t len)
 {
-    struct uvm__thread *th = uvm__thread_self();
-    if (th == NULL || ino == 0)
+    if (ino == 0)
         return 0;
+    struct uvm__thread *th;
     int hz;
-    const struct vtab *t = uvm__hazard_acquire(th, &vroot, &hz);
+    const struct vtab *t = vtab_enter(&th, &hz);
     if (hz < 0)
         return 0;
     int ok = 0;
