@@ -696,8 +696,9 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: uvm-bench-snap [MAX-MIB]\n"
         "       uvm-bench-snap --help\n"
-        "libuvm's copy-on-write snapshots against fork() on populated ranges\n"
-        "of 1, 4, 16, ... MiB up to MAX-MIB, the targets judged at 1 GiB or\n"
+        "libuvm's snapshots, both designs (copy-on-write and tracked base),\n"
+        "against fork() on populated ranges of 1, 4, 16, ... MiB up to\n"
+        "MAX-MIB, then the restore loop; the targets are judged at 1 GiB or\n"
         "at the largest size run.\n\n"
         "  MAX-MIB   the largest range in MiB, a decimal number from 1 to\n"
         "            %ld (default: UVM_BENCH_SNAP_MAX_MIB, else 4096)\n"
