@@ -336,6 +336,7 @@ int uvm__memobj_alloc(size_t len, int prot, void **out)
         return -ENOMEM;
     o->size = len;
     o->nviews = 0;
+    o->forked = 0;
     o->fd = memfd_create("uvm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     int rc = o->fd < 0 ? -errno : 0;
     /* Growing a file past RLIMIT_FSIZE raises SIGXFSZ, which kills by
