@@ -170,7 +170,7 @@ void uvm__snap_fill_note(struct snap_chain *c, int after)
 }
 
 UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
-                                uint64_t a)
+                                uint64_t a, int lost)
 {
     /* Page i is claimed (BUSY) and still write-protected: the kernel
      * ordered the application's last write before the protection, and
@@ -180,7 +180,7 @@ UVM_AS_SAFE void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
     struct snap_vmeta *m = snap_slot_meta(c, s);
     m->a = a;
     m->page = (uint32_t)i;
-    m->lost = 0;              /* the caller says otherwise (.lost) */
+    m->lost = (uint32_t)lost; /* before it is published (.lost) */
     uint32_t h = atomic_load(&c->head[i]);
     do
         atomic_store_explicit(&m->next, h, memory_order_relaxed);
@@ -384,8 +384,7 @@ UVM_AS_SAFE int uvm__snap_fault(const struct uvm_fault *f)
          * the copy would be zeros: look before the copy maps a page. */
         int lost = c->uffd < 0 && uvm__snap_hole_lost(c, i);
         uint32_t s = uvm__snap_slot_take(c);
-        uvm__snap_push(c, i, s, newest);
-        snap_slot_meta(c, s)->lost = (uint32_t)lost;
+        uvm__snap_push(c, i, s, newest, lost);
         slot1 = s + 1;
     }
     int rc = uvm__snap_wp(c, (uintptr_t)f->page, 1, 0);

@@ -1179,11 +1179,11 @@ static int restore_page(struct snap_chain *c, size_t i, uint32_t v)
          * (.lost). */
         int lost = uvm__snap_live_lost(c, i);
         uint32_t s = uvm__snap_slot_take(c);
-        uvm__snap_push(c, i, s, newest);
-        lost = lost || uvm__snap_live_lost(c, i);
-        snap_slot_meta(c, s)->lost = (uint32_t)(lost &&
-                                                !uvm__snap_live_empty(c, i,
-                                                                      newest));
+        uvm__snap_push(c, i, s, newest,
+                       lost && !uvm__snap_live_empty(c, i, newest));
+        if (!lost && uvm__snap_live_lost(c, i))       /* during the copy */
+            snap_slot_meta(c, s)->lost =
+                (uint32_t)!uvm__snap_live_empty(c, i, newest);
         uvm__snap_version_add(c, s);
     }
     int rc = uvm__snap_wp(c, (uintptr_t)live, 1, 0);

@@ -54,7 +54,7 @@ struct snap_vmeta {
                                 NONE; free slots: the next free one */
     uint32_t page;       /* (h) page index in the range */
     uint32_t bnext;      /* (mu) next in its bucket or in limbo, or NONE */
-    uint32_t lost;       /* (h) the live page had lost its contents when
+    _Atomic uint32_t lost; /* (h, a) the live page had lost its contents when
                             this version was pushed (.lost): reads of it
                             fail with EIO */
 };
@@ -293,9 +293,10 @@ UVM_HIDDEN uint32_t uvm__snap_lookup(const struct snap_chain *c, size_t i,
 /* Do live snapshots need the live contents of page i (none stored)? */
 UVM_HIDDEN int uvm__snap_live_needed(const struct snap_chain *c, size_t i,
                                      uint64_t newest);
-/* Push the current contents of page i as a version tagged a into slot s. */
+/* Push the current contents of page i as a version tagged a into slot s,
+ * marked lost (.lost) or not. */
 UVM_HIDDEN void uvm__snap_push(struct snap_chain *c, size_t i, uint32_t s,
-                               uint64_t a);
+                               uint64_t a, int lost);
 UVM_HIDDEN void uvm__snap_journal_append(struct snap_chain *c, size_t i,
                                          uint32_t slot1);
 /* Write-protect (on) or write-enable n pages at a.  AS-safe. */
