@@ -63,6 +63,12 @@ UVM_AS_SAFE static size_t mp_npages(const struct uvm_tracker *t)
     return (t->end - t->start) / uvm__page_size;
 }
 
+/* Page i was written (or may have been). */
+UVM_AS_SAFE static void mp_mark(struct uvm_tracker *t, size_t i)
+{
+    atomic_fetch_or(&t->u.mp.bits[i / WORD_BITS], 1UL << (i % WORD_BITS));
+}
+
 UVM_AS_SAFE static void mp_mark_all(struct uvm_tracker *t)
 {
     for (size_t w = 0; w < t->u.mp.nwords; w++) {
@@ -81,7 +87,7 @@ UVM_AS_SAFE static int mp_fault(const struct uvm_fault *f)
     uintptr_t page = (uintptr_t)f->page;
     size_t i = (page - t->start) / uvm__page_size;
     if (uvm__prot_change(page, 1, t->u.mp.prot, 0) == 0) {
-        atomic_fetch_or(&t->u.mp.bits[i / WORD_BITS], 1UL << (i % WORD_BITS));
+        mp_mark(t, i);
         return UVM_RETRY;
     }
     if (uvm__prot_change(t->start, mp_npages(t), t->u.mp.prot,
@@ -109,11 +115,8 @@ void uvm__dirty_mp_reconcile(struct uvm_tracker *t)
         }
         uintptr_t b = v.end < t->end ? v.end : t->end;
         if (v.prot & PROT_WRITE)
-            for (uintptr_t p = a; p < b; p += uvm__page_size) {
-                size_t i = (p - t->start) / uvm__page_size;
-                atomic_fetch_or(&t->u.mp.bits[i / WORD_BITS],
-                                1UL << (i % WORD_BITS));
-            }
+            for (uintptr_t p = a; p < b; p += uvm__page_size)
+                mp_mark(t, (p - t->start) / uvm__page_size);
         a = b;
     }
 }
@@ -223,11 +226,12 @@ static int mp_start(struct uvm_tracker *t)
     return rc;
 }
 
-/* Take the set bits of word w that the sink has room for; store them.
- * A full runs array still takes a page that extends its last run, as the
- * uffd method's scan does: a run is never cut by the array's size. */
+/* Store the set bits of word w that the sink has room for, and clear
+ * them (take) or leave them set (peek).  A full runs array still takes a
+ * page that extends its last run, as the uffd method's scan does: a run
+ * is never cut by the array's size. */
 static void mp_take_word(struct uvm_tracker *t, size_t w,
-                         struct uvm__dirty_sink *s)
+                         struct uvm__dirty_sink *s, int clear)
 {
     unsigned long x = atomic_load(&t->u.mp.bits[w]), take = 0;
     uintptr_t base = t->start + w * WORD_BITS * uvm__page_size;
@@ -241,7 +245,7 @@ static void mp_take_word(struct uvm_tracker *t, size_t w,
         take |= 1UL << b;
         x &= x - 1;
     }
-    if (take != 0)
+    if (clear && take != 0)
         atomic_fetch_and(&t->u.mp.bits[w], ~take);
 }
 
@@ -253,7 +257,7 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
         if (s->max == 0)
             atomic_store(&t->u.mp.bits[w], 0);
         else
-            mp_take_word(t, w, s);     /* full: only extensions of the
+            mp_take_word(t, w, s, 1);  /* full: only extensions of the
                                           last run */
     }
     /* Bits first, protection second: a write between the two lands on a
@@ -272,18 +276,9 @@ static int mp_collect(struct uvm_tracker *t, struct uvm__dirty_sink *s)
  * writable, as the handler left them). */
 static int mp_peek(struct uvm_tracker *t, struct uvm__dirty_sink *s)
 {
-    for (size_t w = 0; w < t->u.mp.nwords && !uvm__sink_full(s); w++) {
-        unsigned long x = atomic_load(&t->u.mp.bits[w]);
-        uintptr_t base = t->start + w * WORD_BITS * uvm__page_size;
-        for (; x != 0; x &= x - 1) {
-            uintptr_t page = base + (uintptr_t)__builtin_ctzl(x) *
-                                        uvm__page_size;
-            if ((uvm__sink_full(s) || uvm__sink_room_runs(s) == 0) &&
-                !uvm__sink_extends(s, page))
-                return 0;
-            uvm__sink_put(s, page, 1);
-        }
-    }
+    for (size_t w = 0; w < t->u.mp.nwords; w++)
+        if (atomic_load(&t->u.mp.bits[w]) != 0)
+            mp_take_word(t, w, s, 0);
     return 0;
 }
 

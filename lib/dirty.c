@@ -150,6 +150,25 @@ static int dirty_start_method(struct uvm_tracker *t, int method)
     return rc;
 }
 
+/* Arm tracker t over [start, end) with method and list it (mu held, the
+ * range free of other trackers): 0 or the method's error. */
+static int tracker_arm(struct uvm_tracker *t, uintptr_t start, uintptr_t end,
+                       int method)
+{
+    t->start = start;
+    t->end = end;
+    t->npages = (end - start) / uvm__page_size;
+    t->pid = getpid();
+    memset(&t->u, 0, sizeof t->u);
+    int rc = dirty_start_method(t, method);
+    if (rc == 0) {
+        atomic_store(&t->sig, UVM_SIG_TRACKER);   /* set last */
+        t->next = live;
+        live = t;
+    }
+    return rc;
+}
+
 /* Is [start, end) mapped throughout? */
 static int dirty_mapped(uintptr_t start, uintptr_t end)
 {
@@ -189,20 +208,11 @@ uvm_tracker *uvm_dirty_start(void *addr, size_t len, int method)
     else if ((t = uvm__pool_get(&pool)) == NULL)
         rc = -ENOMEM;
     if (rc == 0) {
-        t->start = start;
-        t->end = end;
-        t->npages = len / uvm__page_size;
-        t->pid = getpid();
-        memset(&t->u, 0, sizeof t->u);
-        rc = dirty_start_method(t, method);
-        if (rc == 0) {
-            atomic_store(&t->sig, UVM_SIG_TRACKER);   /* set last */
-            t->next = live;
-            live = t;
+        rc = tracker_arm(t, start, end, method);
+        if (rc == 0)
             handle = uvm__pool_handle(&pool, t);
-        } else {
+        else
             uvm__pool_put(&pool, t);
-        }
     }
     pthread_mutex_unlock(&mu);
     if (rc < 0) {
@@ -216,18 +226,9 @@ int uvm__dirty_attach(struct uvm_tracker *t, uintptr_t start, uintptr_t end)
 {
     memset(t, 0, sizeof *t);
     pthread_mutex_init(&t->mu, NULL);
-    t->start = start;
-    t->end = end;
-    t->npages = (end - start) / uvm__page_size;
-    t->pid = getpid();
     pthread_mutex_lock(&mu);
-    int rc = live_overlaps(start, end) ? -EEXIST
-                                       : dirty_start_method(t, UVM_DIRTY_AUTO);
-    if (rc == 0) {
-        atomic_store(&t->sig, UVM_SIG_TRACKER);
-        t->next = live;
-        live = t;
-    }
+    int rc = live_overlaps(start, end)
+                 ? -EEXIST : tracker_arm(t, start, end, UVM_DIRTY_AUTO);
     pthread_mutex_unlock(&mu);
     if (rc < 0)
         pthread_mutex_destroy(&t->mu);

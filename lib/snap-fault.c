@@ -101,16 +101,20 @@ UVM_AS_SAFE int uvm__snap_mapping_lost(uintptr_t a, uintptr_t *to)
     return (v.prot & PROT_WRITE) != 0;
 }
 
+/* Page i's pagemap entry into *e: 0, or -1 when pagemap cannot tell. */
+UVM_AS_SAFE static int pagemap_entry(const struct snap_chain *c, size_t i,
+                                     uint64_t *e)
+{
+    off_t at = (off_t)((c->start / snap_ps() + i) * sizeof *e);
+    return c->pagemap >= 0 &&
+           pread(c->pagemap, e, sizeof *e, at) == (ssize_t)sizeof *e ? 0 : -1;
+}
+
 UVM_AS_SAFE int uvm__snap_hole_lost(const struct snap_chain *c, size_t i)
 {
-    uintptr_t a = c->start + i * snap_ps();
-    if (c->pagemap < 0)
-        return 0;
-    uint64_t e = 0;
-    off_t off = (off_t)(a / snap_ps() * sizeof e);
-    if (pread(c->pagemap, &e, sizeof e, off) != (ssize_t)sizeof e)
-        return 0;                 /* cannot tell: assume it is intact */
-    return uvm__snap_entry_lost(c, i, e);
+    uint64_t e;
+    return pagemap_entry(c, i, &e) == 0 &&   /* else assume it intact */
+           uvm__snap_entry_lost(c, i, e);
 }
 
 UVM_AS_SAFE int uvm__snap_live_lost(const struct snap_chain *c, size_t i)
@@ -135,11 +139,9 @@ int uvm__snap_live_empty(const struct snap_chain *c, size_t i, uint64_t g)
         return 0;
     if (g == 1)                        /* the chain's first snapshot */
         return 1;
-    uint64_t e = 0;
-    off_t at = (off_t)((c->start / snap_ps() + i) * sizeof e);
-    if (pread(c->pagemap, &e, sizeof e, at) != (ssize_t)sizeof e)
-        return 0;
-    return !(e & (SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP));  /* a hole */
+    uint64_t e;
+    return pagemap_entry(c, i, &e) == 0 &&
+           !(e & (SNAP_PAGEMAP_PRESENT | SNAP_PAGEMAP_SWAP));  /* a hole */
 }
 
 void uvm__snap_fill_note(struct snap_chain *c, int after)
